@@ -1,0 +1,314 @@
+"""A fake Docker Hub: the hub API, the token service and the registry, on three ports.
+
+Faithful fake built from the documented shapes (PROTOCOLS.md, sections Docker Hub,
+V1 and V2, and the token spec); the real Docker Hub cannot be reached here. The hub
+API (``/v2/search/repositories/``, ``/v2/repositories/<ns>/<r>/tags/``, and the
+index's ``/v1/search``) answers anonymously; the registry has no catalog, wants
+official images under ``library/``, sends ``ratelimit-limit`` and
+``ratelimit-remaining`` and answers 429 with ``Retry-After`` once a manifest GET
+exceeds the limit (HEADs are not counted).
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from dataclasses import dataclass
+from urllib.parse import unquote, urlencode
+
+from . import FakeServer, ImageStore, Reply, Request, json_reply, v2_error
+
+SERVICE = "registry.docker.io"
+
+
+@dataclass
+class HubRepository:
+    name: str
+    description: str = ""
+    star_count: int = 0
+    pull_count: int = 0
+    is_official: bool = False
+
+
+class _Part(FakeServer):
+    def __init__(self, hub: FakeDockerHub, handler) -> None:
+        super().__init__()
+        self.hub = hub
+        self._handler = handler
+
+    def handle(self, request: Request) -> Reply:
+        return self._handler(request)
+
+
+class FakeDockerHub:
+    """Docker Hub's hub API, token service and registry as three fake servers."""
+
+    def __init__(self, *, rate_limit: int = 100, retry_after: int = 60) -> None:
+        self.store = ImageStore()
+        self.repositories: dict[str, HubRepository] = {}
+        self.users: dict[str, str] = {}
+        self.rate_limit = rate_limit
+        self.retry_after = retry_after
+        self.pulls = 0
+        # When set, the hub's v2 search answers with this status (to exercise the
+        # client's fallback to the index's V1 search).
+        self.hub_search_status: int | None = None
+        self._tokens: dict[str, tuple[str, set[str]]] = {}
+        self.hub = _Part(self, self._hub)
+        self.auth = _Part(self, self._auth)
+        self.registry = _Part(self, self._registry)
+
+    # -- set-up ---------------------------------------------------------------
+
+    def add_repository(self, name: str, **info) -> HubRepository:
+        """Add a public repository (official ones are named ``library/<x>``)."""
+        repo = HubRepository(name, is_official=name.startswith("library/"), **info)
+        self.repositories[name] = repo
+        self.store.add_repository(name)
+        return repo
+
+    def start(self) -> FakeDockerHub:
+        for part in (self.hub, self.auth, self.registry):
+            part.start()
+        return self
+
+    def stop(self) -> None:
+        for part in (self.hub, self.auth, self.registry):
+            part.stop()
+
+    def __enter__(self) -> FakeDockerHub:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def client_kwargs(self) -> dict[str, str]:
+        """Return the URL keyword arguments that point a client at this fake."""
+        return {
+            "hub_url": self.hub.url,
+            "registry_url": self.registry.url,
+            "auth_url": self.auth.url,
+            "index_url": self.hub.url,
+        }
+
+    # -- hub API --------------------------------------------------------------
+
+    def _hub(self, request: Request) -> Reply:
+        path = unquote(request.path)
+        if path == "/v2/search/repositories/":
+            if self.hub_search_status is not None:
+                return json_reply({"message": "unavailable"}, self.hub_search_status)
+            return self._hub_search(request)
+        if path == "/v1/search":
+            return self._index_search(request)
+        parts = path.strip("/").split("/")
+        # v2/repositories/<ns>/<repo>/tags
+        if (
+            len(parts) == 5
+            and parts[:2] == ["v2", "repositories"]
+            and parts[4] == "tags"
+        ):
+            return self._hub_tags(request, f"{parts[2]}/{parts[3]}")
+        return json_reply({"message": "object not found"}, 404)
+
+    def _matches(self, query: str) -> list[HubRepository]:
+        needle = query.lower()
+        return [
+            repo
+            for name, repo in sorted(self.repositories.items())
+            if needle in name.lower() or needle in repo.description.lower()
+        ]
+
+    def _page(self, request: Request, items: list, default_size: int):
+        page = int(request.param("page") or 1)
+        size = min(int(request.param("page_size") or default_size), 100)
+        chunk = items[(page - 1) * size : page * size]
+        next_url = None
+        if page * size < len(items):
+            params = {k: v[0] for k, v in request.query.items()}
+            params.update(page=page + 1, page_size=size)
+            next_url = f"{self.hub.url}{request.path}?{urlencode(params)}"
+        previous = None
+        if page > 1:
+            params = {k: v[0] for k, v in request.query.items()}
+            params.update(page=page - 1, page_size=size)
+            previous = f"{self.hub.url}{request.path}?{urlencode(params)}"
+        return chunk, next_url, previous
+
+    def _hub_search(self, request: Request) -> Reply:
+        matches = self._matches(request.param("query"))
+        chunk, next_url, previous = self._page(request, matches, 25)
+        return json_reply(
+            {
+                "count": len(matches),
+                "next": next_url,
+                "previous": previous,
+                "results": [
+                    {
+                        # Official images carry no ``library/`` in the hub API.
+                        "repo_name": repo.name.removeprefix("library/"),
+                        "short_description": repo.description,
+                        "star_count": repo.star_count,
+                        "pull_count": repo.pull_count,
+                        "repo_owner": None,
+                        "is_official": repo.is_official,
+                        "is_automated": False,
+                    }
+                    for repo in chunk
+                ],
+            }
+        )
+
+    def _index_search(self, request: Request) -> Reply:
+        matches = self._matches(request.param("q"))
+        size = int(request.param("n") or 25)
+        page = int(request.param("page") or 1)
+        chunk = matches[(page - 1) * size : page * size]
+        return json_reply(
+            {
+                "num_pages": max(1, math.ceil(len(matches) / size)),
+                "num_results": len(matches),
+                "page_size": size,
+                "query": request.param("q"),
+                "page": page,
+                "results": [
+                    {
+                        "name": repo.name.removeprefix("library/"),
+                        "description": repo.description,
+                        "star_count": repo.star_count,
+                        "is_official": repo.is_official,
+                        "is_automated": False,
+                    }
+                    for repo in chunk
+                ],
+            }
+        )
+
+    def _hub_tags(self, request: Request, name: str) -> Reply:
+        if name not in self.repositories:
+            return json_reply({"message": "httperror 404: object not found"}, 404)
+        tags = list(self.store.tags[name].items())
+        chunk, next_url, previous = self._page(request, tags, 10)
+        return json_reply(
+            {
+                "count": len(tags),
+                "next": next_url,
+                "previous": previous,
+                "results": [
+                    {
+                        "name": tag,
+                        "digest": digest,
+                        "last_updated": "2024-05-06T07:08:09.123456Z",
+                        "tag_status": "active",
+                    }
+                    for tag, digest in chunk
+                ],
+            }
+        )
+
+    # -- token service --------------------------------------------------------
+
+    def _auth(self, request: Request) -> Reply:
+        if unquote(request.path) != "/token":
+            return json_reply({"details": "not found"}, 404)
+        if request.param("service") != SERVICE:
+            return json_reply({"details": "invalid service"}, 400)
+        user = "anonymous"
+        credentials = request.basic_credentials()
+        if credentials is not None:
+            if self.users.get(credentials[0]) != credentials[1]:
+                return json_reply({"details": "incorrect username or password"}, 401)
+            user = credentials[0]
+        granted = set()
+        for scope in request.query.get("scope", []):
+            for item in scope.split(" "):
+                kind, _, rest = item.partition(":")
+                name, _, actions = rest.rpartition(":")
+                # Pull on public repositories only; never the catalog.
+                if (
+                    kind == "repository"
+                    and name in self.repositories
+                    and "pull" in actions
+                ):
+                    granted.add(name)
+        token = secrets.token_urlsafe(16)
+        self._tokens[token] = (user, granted)
+        return json_reply(
+            {
+                "token": token,
+                "access_token": token,
+                "expires_in": 300,
+                "issued_at": "2024-05-06T07:08:09Z",
+            }
+        )
+
+    # -- registry -------------------------------------------------------------
+
+    def _challenge(self, scope: str = "", error: str = "") -> tuple[str, str]:
+        value = f'Bearer realm="{self.auth.url}/token",service="{SERVICE}"'
+        if scope:
+            value += f',scope="{scope}"'
+        if error:
+            value += f',error="{error}"'
+        return ("Www-Authenticate", value)
+
+    def _rate_headers(self, user: str) -> list[tuple[str, str]]:
+        # Authenticated users get twice the anonymous allowance, as on the Hub.
+        limit = self.rate_limit * (2 if user != "anonymous" else 1)
+        remaining = max(limit - self.pulls, 0)
+        return [
+            ("ratelimit-limit", f"{limit};w=21600"),
+            ("ratelimit-remaining", f"{remaining};w=21600"),
+            ("docker-ratelimit-source", "127.0.0.1"),
+        ]
+
+    def _registry(self, request: Request) -> Reply:
+        api = [("Docker-Distribution-Api-Version", "registry/2.0")]
+        token = self._tokens.get(request.bearer_token() or "")
+        path = request.path
+        if not path.startswith("/v2/"):
+            return v2_error(404, "NOT_FOUND", "not found", api)
+        rest = path.removeprefix("/v2/")
+        if rest == "":
+            if token is None:
+                return v2_error(
+                    401,
+                    "UNAUTHORIZED",
+                    "authentication required",
+                    [*api, self._challenge()],
+                )
+            return self.store.serve(request, rest, "/v2/")
+        name = unquote(rest).split("/manifests/")[0].split("/blobs/")[0]
+        name = name.removesuffix("/tags/list")
+        scope = (
+            f"repository:{name}:pull" if rest != "_catalog" else "registry:catalog:*"
+        )
+        if token is None or name not in token[1]:
+            error = "insufficient_scope" if token is not None else ""
+            return v2_error(
+                401,
+                "UNAUTHORIZED",
+                "authentication required",
+                [*api, self._challenge(scope, error)],
+            )
+        user = token[0]
+        if "/manifests/" in rest:
+            if request.method == "GET":
+                if self.pulls >= self.rate_limit * (2 if user != "anonymous" else 1):
+                    return v2_error(
+                        429,
+                        "TOOMANYREQUESTS",
+                        "You have reached your pull rate limit.",
+                        [
+                            *api,
+                            *self._rate_headers(user),
+                            ("Retry-After", str(self.retry_after)),
+                        ],
+                    )
+                self.pulls += 1
+            reply = self.store.serve(request, rest, "/v2/")
+            reply.headers[:0] = [*api, *self._rate_headers(user)]
+            return reply
+        reply = self.store.serve(request, rest, "/v2/")
+        reply.headers[:0] = api
+        return reply
