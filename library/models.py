@@ -1,0 +1,1 @@
+"""The search index of repositories and tags (filled by the crawler)."""

@@ -1,0 +1,104 @@
+"""Every write to projects and memberships, each recorded in the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from portal.models import AuditEntry, Membership, Project
+
+
+def audit_record(
+    *,
+    actor,
+    action: str,
+    obj: Any,
+    project: Project | None = None,
+    changes: dict | None = None,
+) -> AuditEntry:
+    """Write one audit row; ``changes`` maps field names to ``[before, after]``."""
+    actor_ok = actor is not None and getattr(actor, "is_authenticated", False)
+    return AuditEntry.objects.create(
+        actor=actor if actor_ok else None,
+        actor_name=actor.get_username() if actor_ok else "system",
+        action=action,
+        object_type=obj._meta.model_name,
+        object_id=str(obj.pk or ""),
+        object_repr=str(obj)[:300],
+        project=project,
+        changes=changes or {},
+    )
+
+
+def diff(before: dict, after: dict) -> dict:
+    """Return ``{field: [before, after]}`` for the fields whose value changed."""
+    return {
+        key: [before.get(key), after.get(key)]
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    }
+
+
+@transaction.atomic
+def project_create(*, acting_user, name: str, slug: str, description: str = "") -> Project:
+    project = Project(name=name, slug=slug, description=description)
+    project.full_clean()
+    project.save()
+    audit_record(
+        actor=acting_user,
+        action="project.create",
+        obj=project,
+        project=project,
+        changes=diff({}, {"name": name, "slug": slug, "description": description}),
+    )
+    return project
+
+
+@transaction.atomic
+def project_delete(*, acting_user, project: Project) -> None:
+    audit_record(actor=acting_user, action="project.delete", obj=project)
+    project.delete()
+
+
+@transaction.atomic
+def membership_add(*, acting_user, project: Project, user, role: str) -> Membership:
+    membership = Membership(project=project, user=user, role=role)
+    membership.full_clean()
+    membership.save()
+    audit_record(
+        actor=acting_user,
+        action="member.add",
+        obj=membership,
+        project=project,
+        changes={"user": [None, user.get_username()], "role": [None, role]},
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_change_role(*, acting_user, membership: Membership, role: str) -> Membership:
+    before = membership.role
+    membership.role = role
+    membership.full_clean()
+    membership.save(update_fields=["role"])
+    audit_record(
+        actor=acting_user,
+        action="member.change_role",
+        obj=membership,
+        project=membership.project,
+        changes={"role": [before, role]},
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, acting_user, membership: Membership) -> None:
+    audit_record(
+        actor=acting_user,
+        action="member.remove",
+        obj=membership,
+        project=membership.project,
+        changes={"user": [membership.user.get_username(), None]},
+    )
+    membership.delete()

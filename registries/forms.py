@@ -1,0 +1,70 @@
+"""Forms for registry entries; validation rules live on the model."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from registries.models import Registry
+
+
+class RegistryForm(forms.ModelForm):
+    """Add or edit an entry; an empty password on edit keeps the stored one."""
+
+    password = forms.CharField(
+        label=_("Password or access token"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+
+    class Meta:
+        model = Registry
+        fields = [
+            "name",
+            "address",
+            "namespace",
+            "username",
+            "password",
+            "ca_pem",
+            "allow_plain_http",
+            "enabled",
+            "crawl_interval_minutes",
+        ]
+        widgets = {
+            "ca_pem": forms.Textarea(
+                attrs={"rows": 4, "placeholder": "-----BEGIN CERTIFICATE-----"}
+            ),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and self.instance.has_password:
+            self.fields["password"].help_text = _(
+                "A password is stored. Leave empty to keep it."
+            )
+        self.fields["crawl_interval_minutes"].min_value = 1
+
+    def clean_crawl_interval_minutes(self):
+        value = self.cleaned_data["crawl_interval_minutes"]
+        if value < 1:
+            raise ValidationError(_("Crawl at most once a minute."))
+        return value
+
+    def service_fields(self) -> dict:
+        """Return cleaned values as keyword arguments for the registry services."""
+        data = dict(self.cleaned_data)
+        data.pop("password", None)
+        return data
+
+
+def apply_validation_error(form: forms.Form, exc: ValidationError) -> None:
+    """Show a service's ``ValidationError`` on the form, on its field where it has one."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            target = field if field in form.fields else None
+            for error in errors:
+                form.add_error(target if target else NON_FIELD_ERRORS, error)
+    else:
+        form.add_error(None, exc)

@@ -1,0 +1,168 @@
+"""Every write to registry entries: validated, atomic and audited."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from portal.models import Project
+from portal.services import audit_record, diff
+from registries.models import Registry, VerifyStatus
+
+# Fields whose changes are written to the audit log; secrets appear only as
+# "set" / "" so the log never holds them.
+_AUDITED = (
+    "name",
+    "address",
+    "namespace",
+    "enabled",
+    "username",
+    "allow_plain_http",
+    "pinned_sha256",
+    "crawl_interval_minutes",
+)
+EDITABLE_FIELDS = frozenset(_AUDITED + ("ca_pem",))
+
+
+def _snapshot(registry: Registry) -> dict:
+    data = {field: getattr(registry, field) for field in _AUDITED}
+    data["scope"] = registry.project.slug if registry.project_id else "global"
+    data["password"] = "set" if registry.has_password else ""
+    data["ca_pem"] = "set" if registry.ca_pem else ""
+    return data
+
+
+@transaction.atomic
+def registry_create(
+    *,
+    acting_user,
+    project: Project | None = None,
+    password: str = "",
+    **fields,
+) -> Registry:
+    """Create an entry (global when ``project`` is None) and audit it."""
+    unknown = set(fields) - EDITABLE_FIELDS
+    if unknown:
+        raise TypeError(f"Unknown registry fields: {sorted(unknown)}")
+    registry = Registry(project=project, created_by=acting_user, updated_by=acting_user)
+    for field, value in fields.items():
+        setattr(registry, field, value)
+    registry.password = password if registry.username or password else ""
+    registry.full_clean()
+    registry.save()
+    audit_record(
+        actor=acting_user,
+        action="registry.create",
+        obj=registry,
+        project=project,
+        changes=diff({}, _snapshot(registry)),
+    )
+    return registry
+
+
+@transaction.atomic
+def registry_update(
+    *, acting_user, registry: Registry, password: str | None = None, **fields
+) -> Registry:
+    """Change an entry; ``password=None`` (an empty form field) keeps the old one."""
+    unknown = set(fields) - EDITABLE_FIELDS
+    if unknown:
+        raise TypeError(f"Unknown registry fields: {sorted(unknown)}")
+    before = _snapshot(registry)
+    connection_changed = False
+    for field, value in fields.items():
+        if getattr(registry, field) != value:
+            setattr(registry, field, value)
+            connection_changed |= field in {"address", "username", "ca_pem"}
+    if password:
+        registry.password = password
+        connection_changed = True
+    if not registry.username and not password:
+        # Without a username the stored secret could never be used: drop it.
+        registry.password = ""
+    if connection_changed:
+        registry.verify_status = VerifyStatus.UNKNOWN
+        registry.verify_message = ""
+    registry.updated_by = acting_user
+    registry.full_clean()
+    registry.save()
+    changes = diff(before, _snapshot(registry))
+    if password and "password" not in changes:
+        changes["password"] = ["set", "changed"]
+    audit_record(
+        actor=acting_user,
+        action="registry.update",
+        obj=registry,
+        project=registry.project,
+        changes=changes,
+    )
+    return registry
+
+
+@transaction.atomic
+def registry_set_enabled(*, acting_user, registry: Registry, enabled: bool) -> Registry:
+    if registry.enabled != enabled:
+        registry.enabled = enabled
+        registry.updated_by = acting_user
+        registry.save(update_fields=["enabled", "updated_by", "updated_at"])
+        audit_record(
+            actor=acting_user,
+            action="registry.enable" if enabled else "registry.disable",
+            obj=registry,
+            project=registry.project,
+            changes={"enabled": [not enabled, enabled]},
+        )
+    return registry
+
+
+@transaction.atomic
+def registry_delete(*, acting_user, registry: Registry) -> None:
+    audit_record(
+        actor=acting_user,
+        action="registry.delete",
+        obj=registry,
+        project=registry.project,
+        changes=diff(_snapshot(registry), {}),
+    )
+    registry.delete()
+
+
+@transaction.atomic
+def registry_trust_certificate(
+    *, acting_user, registry: Registry, pem: str, sha256: str
+) -> Registry:
+    """Trust the certificate the admin was shown for this entry (trust on first use)."""
+    before = _snapshot(registry)
+    registry.ca_pem = pem.strip() + "\n"
+    registry.pinned_sha256 = ""
+    registry.updated_by = acting_user
+    registry.full_clean()
+    registry.save()
+    changes = diff(before, _snapshot(registry))
+    changes["trusted_certificate_sha256"] = [None, sha256]
+    audit_record(
+        actor=acting_user,
+        action="registry.trust_certificate",
+        obj=registry,
+        project=registry.project,
+        changes=changes,
+    )
+    return registry
+
+
+def registry_record_verification(
+    *, registry: Registry, ok: bool, message: str, api_version="", flavour=""
+) -> Registry:
+    """Store the outcome of the latest Verify (not audited: it is a reading)."""
+    registry.verify_status = VerifyStatus.OK if ok else VerifyStatus.ERROR
+    registry.verify_message = message[:500]
+    registry.verified_at = timezone.now()
+    update = ["verify_status", "verify_message", "verified_at"]
+    if ok:
+        registry.api_version = api_version or registry.api_version
+        registry.flavour = flavour or registry.flavour
+        update += ["api_version", "flavour"]
+    Registry.objects.filter(pk=registry.pk).update(
+        **{field: getattr(registry, field) for field in update}
+    )
+    return registry

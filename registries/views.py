@@ -1,0 +1,283 @@
+"""Pages to manage registry entries: global ones and each project's."""
+
+from __future__ import annotations
+
+import copy
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from portal.selectors import can_manage_project, is_portal_admin, project_for_user
+from registries import connect, selectors, services
+from registries.forms import RegistryForm, apply_validation_error
+from registries.models import Registry
+
+
+def _fragment(request) -> bool:
+    return bool(request.htmx and not request.htmx.boosted)
+
+
+def _back_to_list(registry: Registry) -> str:
+    if registry.is_global:
+        return reverse("registry_global_list")
+    return reverse("project_registries", args=[registry.project.slug])
+
+
+@require_GET
+@login_required
+def registry_global_list(request):
+    rows = selectors.annotate_writable(
+        request.user, selectors.registries_global(request.user)
+    )
+    template = "registries/registry_list.html"
+    if _fragment(request):
+        template += "#table"
+    return render(
+        request,
+        template,
+        {
+            "registries": rows,
+            "title": _("Global registries"),
+            "add_url": reverse("registry_global_add"),
+            "section": "administration",
+        },
+    )
+
+
+@require_GET
+@login_required
+def registry_project_list(request, slug):
+    project = project_for_user(request.user, slug)
+    rows = selectors.annotate_writable(
+        request.user,
+        selectors.registries_listed(request.user, project).order_by(
+            "project", "name", "namespace"
+        ),
+    )
+    template = "registries/registry_list.html"
+    if _fragment(request):
+        template += "#table"
+    return render(
+        request,
+        template,
+        {
+            "registries": rows,
+            "project": project,
+            "title": _("Registries of %(project)s") % {"project": project.name},
+            "add_url": (
+                reverse("registry_project_add", args=[project.slug])
+                if can_manage_project(request.user, project)
+                else ""
+            ),
+            "section": "registries",
+        },
+    )
+
+
+def _render_form(request, form, *, registry=None, project=None, status=200):
+    template = "registries/registry_form.html"
+    if _fragment(request):
+        template += "#form"
+    return render(
+        request,
+        template,
+        {"form": form, "registry": registry, "project": project},
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def registry_add(request, slug=None):
+    if slug is None:
+        if not is_portal_admin(request.user):
+            raise PermissionDenied(_("Only portal admins add global registries."))
+        project = None
+    else:
+        project = project_for_user(request.user, slug)
+        if not can_manage_project(request.user, project):
+            raise PermissionDenied(_("Only project admins add project registries."))
+    form = RegistryForm(request.POST or None, instance=Registry(project=project))
+    if request.method == "POST" and form.is_valid():
+        try:
+            registry = services.registry_create(
+                acting_user=request.user,
+                project=project,
+                password=form.cleaned_data["password"],
+                **form.service_fields(),
+            )
+        except ValidationError as exc:
+            apply_validation_error(form, exc)
+        else:
+            messages.success(request, _("Registry “%s” added.") % registry.name)
+            return _redirect(request, _back_to_list(registry))
+    status = 422 if request.method == "POST" else 200
+    return _render_form(request, form, project=project, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def registry_edit(request, pk):
+    registry = selectors.registry_for_write(request.user, pk)
+    # The form validates a copy so the service still sees the stored values.
+    form = RegistryForm(request.POST or None, instance=copy.copy(registry))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.registry_update(
+                acting_user=request.user,
+                registry=registry,
+                password=form.cleaned_data["password"] or None,
+                **form.service_fields(),
+            )
+        except ValidationError as exc:
+            apply_validation_error(form, exc)
+        else:
+            messages.success(request, _("Registry “%s” saved.") % registry.name)
+            return _redirect(request, _back_to_list(registry))
+    status = 422 if request.method == "POST" else 200
+    return _render_form(
+        request, form, registry=registry, project=registry.project, status=status
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def registry_delete(request, pk):
+    registry = selectors.registry_for_write(request.user, pk)
+    if request.method == "POST":
+        back = _back_to_list(registry)
+        name = registry.name
+        services.registry_delete(acting_user=request.user, registry=registry)
+        messages.success(request, _("Registry “%s” deleted.") % name)
+        return _redirect(request, back)
+    return render(
+        request, "registries/registry_confirm_delete.html", {"registry": registry}
+    )
+
+
+@require_POST
+@login_required
+def registry_toggle(request, pk):
+    registry = selectors.registry_for_write(request.user, pk)
+    services.registry_set_enabled(
+        acting_user=request.user, registry=registry, enabled=not registry.enabled
+    )
+    if _fragment(request):
+        registry.writable = True
+        return render(
+            request, "registries/registry_list.html#row", {"registry": registry}
+        )
+    return redirect(_back_to_list(registry))
+
+
+@require_POST
+@login_required
+def registry_verify(request, pk):
+    """Verify a saved entry and record the outcome as its health."""
+    registry = selectors.registry_for_write(request.user, pk)
+    outcome = connect.verify(registry)
+    services.registry_record_verification(
+        registry=registry,
+        ok=outcome.ok,
+        message=outcome.message,
+        api_version=outcome.api_version,
+        flavour=outcome.flavour,
+    )
+    return _render_verify(request, outcome, registry)
+
+
+@require_POST
+@login_required
+def registry_verify_form(request, pk=None, slug=None):
+    """Verify the form's unsaved values; an empty password reuses the stored one."""
+    if pk is not None:
+        stored = selectors.registry_for_write(request.user, pk)
+        instance = copy.copy(stored)
+    else:
+        project = project_for_user(request.user, slug) if slug else None
+        allowed = (
+            can_manage_project(request.user, project)
+            if project
+            else is_portal_admin(request.user)
+        )
+        if not allowed:
+            raise PermissionDenied
+        instance = Registry(project=project)
+    form = RegistryForm(request.POST, instance=instance)
+    form.is_valid()
+    candidate = form.instance
+    try:
+        candidate.clean()
+    except ValidationError as exc:
+        message = " ".join(" ".join(m) for m in exc.message_dict.values())
+        return _render_verify(
+            request, connect.VerifyOutcome(ok=False, message=message), None
+        )
+    if form.cleaned_data.get("password"):
+        candidate.password = form.cleaned_data["password"]
+    return _render_verify(request, connect.verify(candidate), None)
+
+
+def _render_verify(request, outcome, registry):
+    template = "registries/partials/verify_result.html"
+    response = render(request, template, {"outcome": outcome, "registry": registry})
+    if not _fragment(request) and registry is not None:
+        messages.info(request, outcome.message)
+        return redirect(_back_to_list(registry))
+    return response
+
+
+def _redirect(request, url) -> HttpResponse:
+    if request.htmx:
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
+
+
+@require_POST
+@login_required
+def registry_trust(request, pk):
+    """Trust the certificate the registry presents now, if it is the one shown.
+
+    The certificate is fetched again from the server rather than taken from the
+    browser, and stored only if its fingerprint matches what the admin approved.
+    """
+    registry = selectors.registry_for_write(request.user, pk)
+    approved = request.POST.get("sha256", "").replace(":", "").lower()
+    outcome = connect.verify(registry)
+    certificate = outcome.certificate
+    seen = certificate.sha256_fingerprint.replace(":", "").lower() if certificate else ""
+    if not certificate or not approved or seen != approved:
+        outcome = connect.VerifyOutcome(
+            ok=False,
+            message=_(
+                "The registry's certificate changed since you looked at it; "
+                "verify again before trusting it."
+            )
+            if certificate
+            else outcome.message,
+            certificate=certificate,
+            code=outcome.code,
+        )
+        return _render_verify(request, outcome, registry)
+    services.registry_trust_certificate(
+        acting_user=request.user,
+        registry=registry,
+        pem=certificate.pem,
+        sha256=certificate.sha256_fingerprint,
+    )
+    outcome = connect.verify(registry)
+    services.registry_record_verification(
+        registry=registry,
+        ok=outcome.ok,
+        message=outcome.message,
+        api_version=outcome.api_version,
+        flavour=outcome.flavour,
+    )
+    return _render_verify(request, outcome, registry)

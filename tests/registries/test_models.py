@@ -1,0 +1,155 @@
+"""Rules of registry entries: addresses, namespaces, duplicates, plain HTTP, defaults."""
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+
+from registries.addresses import in_namespace, normalize_address, normalize_namespace
+from registries.models import DOCKER_HUB_ADDRESS, Registry
+from registries.services import registry_create, registry_update
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("registry.example.com", "https://registry.example.com"),
+        ("REGISTRY.Example.com/", "https://registry.example.com"),
+        ("https://registry.example.com:443", "https://registry.example.com"),
+        ("http://registry.example.com:80/", "http://registry.example.com"),
+        ("registry.example.com:5000", "https://registry.example.com:5000"),
+        ("http://10.0.0.5:5000", "http://10.0.0.5:5000"),
+        ("[::1]:5000", "https://[::1]:5000"),
+        ("https://jfrog.example.com/artifactory/api/docker/repo//", "https://jfrog.example.com/artifactory/api/docker/repo"),
+        ("  registry.example.com  ", "https://registry.example.com"),
+    ],
+)
+def test_address_is_normalised(raw, expected):
+    assert normalize_address(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("", "required"),
+        ("ftp://registry.example.com", "scheme"),
+        ("https://user:pw@registry.example.com", "credentials"),
+        ("https://registry.example.com/?x=1", "query"),
+        ("https://registry.example.com/#frag", "query"),
+        ("https://bad_host!.example.com", "host"),
+        ("https://registry.example.com:99999", "invalid"),
+    ],
+)
+def test_bad_addresses_are_refused_with_a_reason(raw, code):
+    with pytest.raises(ValidationError) as exc:
+        normalize_address(raw)
+    assert exc.value.code == code
+    assert exc.value.messages[0]
+
+
+def test_namespace_rules():
+    assert normalize_namespace("/team-a/sub/") == "team-a/sub"
+    assert normalize_namespace("") == ""
+    for bad in ("Team-A", "team a", "team-a//sub", "-team", "team-a/"[:0] + "a/-b"):
+        with pytest.raises(ValidationError):
+            normalize_namespace(bad)
+
+
+def test_namespace_matching_is_by_whole_components():
+    assert in_namespace("team-a/x", "team-a")
+    assert in_namespace("team-a/sub/x", "team-a")
+    assert in_namespace("team-a", "team-a")
+    assert not in_namespace("team-ab/x", "team-a")
+    assert in_namespace("anything/at/all", "")
+
+
+def test_same_address_and_namespace_twice_in_one_scope_is_refused(personas):
+    admin = personas["portal_admin"]
+    registry_create(acting_user=admin, name="A", address="reg.example.com", namespace="x")
+    with pytest.raises(ValidationError) as exc:
+        registry_create(
+            acting_user=admin, name="B", address="https://REG.example.com:443/", namespace="x/"
+        )
+    assert "already exists" in str(exc.value)
+
+
+def test_same_address_with_other_namespaces_and_scopes_is_fine(personas, project_a, project_b):
+    admin = personas["portal_admin"]
+    registry_create(acting_user=admin, name="all", address="reg.example.com")
+    registry_create(acting_user=admin, name="a", address="reg.example.com", namespace="team-a")
+    registry_create(acting_user=admin, name="b", address="reg.example.com", namespace="team-b")
+    registry_create(acting_user=admin, project=project_a, name="pa", address="reg.example.com")
+    registry_create(acting_user=admin, project=project_b, name="pb", address="reg.example.com")
+    assert Registry.objects.filter(address="https://reg.example.com").count() == 5
+    with pytest.raises(ValidationError, match="already has an entry"):
+        registry_create(acting_user=admin, project=project_a, name="pa2", address="reg.example.com")
+
+
+def test_database_enforces_uniqueness_too(personas):
+    admin = personas["portal_admin"]
+    registry_create(acting_user=admin, name="A", address="reg.example.com")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Registry.objects.create(name="B", address="https://reg.example.com")
+
+
+def test_plain_http_needs_explicit_opt_in(personas):
+    admin = personas["portal_admin"]
+    with pytest.raises(ValidationError) as exc:
+        registry_create(acting_user=admin, name="insecure", address="http://10.1.2.3:5000")
+    assert "allow_plain_http" in exc.value.message_dict
+    registry = registry_create(
+        acting_user=admin, name="insecure", address="http://10.1.2.3:5000", allow_plain_http=True
+    )
+    assert registry.address == "http://10.1.2.3:5000"
+    # Nor can the database be talked into it behind the model's back.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Registry.objects.filter(pk=registry.pk).update(allow_plain_http=False)
+
+
+def test_docker_hub_is_a_default_global_entry_that_can_be_disabled(personas):
+    hub = Registry.objects.get(address=DOCKER_HUB_ADDRESS, project__isnull=True)
+    assert hub.is_default and hub.enabled and hub.flavour == "dockerhub"
+    registry_update(acting_user=personas["portal_admin"], registry=hub, enabled=False)
+    hub.refresh_from_db()
+    assert not hub.enabled
+
+
+def test_docker_hub_default_can_be_switched_off(settings, db):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    Registry.objects.filter(address=DOCKER_HUB_ADDRESS).delete()
+    migration = import_module("registries.migrations.0002_docker_hub_default")
+    settings.PORTOLAN_CREATE_DOCKER_HUB = False
+    migration.create_docker_hub(apps, None)
+    assert not Registry.objects.filter(address=DOCKER_HUB_ADDRESS).exists()
+    settings.PORTOLAN_CREATE_DOCKER_HUB = True
+    migration.create_docker_hub(apps, None)
+    assert Registry.objects.filter(address=DOCKER_HUB_ADDRESS).count() == 1
+
+
+def test_credentials_are_encrypted_at_rest(registry_a):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT password_encrypted FROM registries_registry WHERE id = %s",
+            [registry_a.pk],
+        )
+        (raw,) = cursor.fetchone()
+    assert raw and "team-a-s3cret-value" not in raw
+    assert Registry.objects.get(pk=registry_a.pk).password == "team-a-s3cret-value"
+
+
+def test_empty_password_on_edit_keeps_the_old_one(registry_a, personas):
+    registry_update(
+        acting_user=personas["project_admin"], registry=registry_a, name="Renamed", password=None
+    )
+    registry_a.refresh_from_db()
+    assert registry_a.password == "team-a-s3cret-value"
+    assert registry_a.name == "Renamed"
+
+
+def test_pull_reference():
+    registry = Registry(address="https://images.example.com:5000")
+    assert registry.pull_reference("team-a/app", "1.0") == "images.example.com:5000/team-a/app:1.0"
+    hub = Registry(address=DOCKER_HUB_ADDRESS, flavour="dockerhub")
+    assert hub.pull_reference("library/nginx", "1.27") == "nginx:1.27"
