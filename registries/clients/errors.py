@@ -139,3 +139,9 @@ class ProtocolError(RegistryError):
     """The answer broke the protocol: bad JSON, a bad or looping Link, too large."""
 
     code = "protocol_error"
+
+
+class RequestRejected(RegistryError):
+    """The registry refused the request as malformed or unacceptable (other 4xx)."""
+
+    code = "request_rejected"

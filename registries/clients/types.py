@@ -113,3 +113,13 @@ class TagDetails:
     created: datetime | None = None
     platforms: tuple[Platform, ...] = ()
     labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A manifest as served: media type, digest, parsed JSON and byte size."""
+
+    media_type: str
+    digest: str
+    data: dict = field(compare=False, repr=False)
+    size: int = 0
