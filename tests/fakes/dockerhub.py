@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import secrets
 from dataclasses import dataclass
-from urllib.parse import unquote, urlencode
+from urllib.parse import parse_qs, unquote, urlencode
 
 from . import FakeServer, ImageStore, Reply, Request, json_reply, v2_error
 
@@ -211,16 +211,28 @@ class FakeDockerHub:
     def _auth(self, request: Request) -> Reply:
         if unquote(request.path) != "/token":
             return json_reply({"details": "not found"}, 404)
-        if request.param("service") != SERVICE:
+        if request.method == "POST":
+            # The OAuth2 form variant of the token spec.
+            form = parse_qs(request.body.decode(), keep_blank_values=True)
+            fields = {key: values[0] for key, values in form.items()}
+            if fields.get("grant_type") != "password":
+                return json_reply({"details": "unsupported grant_type"}, 400)
+            credentials = (fields.get("username", ""), fields.get("password", ""))
+            service = fields.get("service", "")
+            scopes = fields.get("scope", "").split(" ")
+        else:
+            credentials = request.basic_credentials()
+            service = request.param("service")
+            scopes = request.query.get("scope", [])
+        if service != SERVICE:
             return json_reply({"details": "invalid service"}, 400)
         user = "anonymous"
-        credentials = request.basic_credentials()
         if credentials is not None:
             if self.users.get(credentials[0]) != credentials[1]:
                 return json_reply({"details": "incorrect username or password"}, 401)
             user = credentials[0]
         granted = set()
-        for scope in request.query.get("scope", []):
+        for scope in scopes:
             for item in scope.split(" "):
                 kind, _, rest = item.partition(":")
                 name, _, actions = rest.rpartition(":")

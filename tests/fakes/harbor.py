@@ -55,7 +55,8 @@ class FakeHarbor(FakeServer):
         self.projects: dict[str, HarborProject] = {}
         self.users: dict[str, str] = {"admin": "Harbor12345"}
         self.admins: set[str] = {"admin"}
-        self._tokens: dict[str, tuple[str, set[str]]] = {}
+        # token -> (user or None for anonymous, granted repositories/"catalog")
+        self._tokens: dict[str, tuple[str | None, set[str]]] = {}
 
     # -- set-up ---------------------------------------------------------------
 
@@ -71,15 +72,21 @@ class FakeHarbor(FakeServer):
         if admin:
             self.admins.add(name)
 
+    def artifact_size(self, digest: str) -> int:
+        """Return an image's size as Harbor counts it: with the manifest itself."""
+        return self.store.manifest_size(digest) + len(self.store.manifests[digest].data)
+
     # -- access ---------------------------------------------------------------
 
-    def _user(self, request: Request) -> str | None | bool:
-        """Return the user name, ``None`` for anonymous, ``False`` for bad creds."""
+    def _user(self, request: Request) -> str | None:
+        """Return the user name, or ``None`` for anonymous.
+
+        Like Harbor, credentials that do not authenticate are not an error: the
+        request simply goes on as anonymous.
+        """
         credentials = request.basic_credentials()
-        if credentials is None:
+        if credentials is None or self.users.get(credentials[0]) != credentials[1]:
             return None
-        if self.users.get(credentials[0]) != credentials[1]:
-            return False
         return credentials[0]
 
     def _can_read(self, user: str | None, project: HarborProject) -> bool:
@@ -100,9 +107,6 @@ class FakeHarbor(FakeServer):
 
     def _api(self, request: Request) -> Reply:
         user = self._user(request)
-        if user is False:
-            # Harbor's API answers bad credentials without a challenge header.
-            return _harbor_error(401, "UNAUTHORIZED", "UnAuthorized")
         # Harbor's router decodes the path once and then splits it, which is why
         # a slash inside a repository name must be encoded twice.
         segments = unquote(request.path).removeprefix(API + "/").split("/")
@@ -254,8 +258,7 @@ class FakeHarbor(FakeServer):
             ]
         else:
             config = json.loads(self.store.blobs[document["config"]["digest"]])
-            # Harbor counts the manifest itself in an artifact's size.
-            artifact["size"] = self.store.manifest_size(digest) + len(manifest.data)
+            artifact["size"] = self.artifact_size(digest)
             artifact["extra_attrs"] = {
                 "architecture": config["architecture"],
                 "os": config["os"],
@@ -298,11 +301,16 @@ class FakeHarbor(FakeServer):
     def _token(self, request: Request) -> Reply:
         if request.param("service") != SERVICE:
             return _harbor_error(400, "BAD_REQUEST", "invalid service")
+        if request.method != "GET":
+            return _harbor_error(405, "METHOD_NOT_ALLOWED", "method not allowed")
         user = self._user(request)
-        if user is False:
-            return _harbor_error(401, "UNAUTHORIZED", "UnAuthorized")
+        scopes = request.query.get("scope", [])
+        if user is None and not scopes:
+            # A login (no scope) must authenticate; this is what makes
+            # ``docker login`` with a wrong password fail.
+            return _harbor_error(401, "UNAUTHORIZED", "")
         granted = set()
-        for scope in request.query.get("scope", []):
+        for scope in scopes:
             for item in scope.split(" "):
                 kind, _, rest = item.partition(":")
                 name, _, actions = rest.rpartition(":")
@@ -313,7 +321,7 @@ class FakeHarbor(FakeServer):
                     if project and self._can_read(user, project):
                         granted.add(name)
         token = secrets.token_urlsafe(16)
-        self._tokens[token] = (user or "anonymous", granted)
+        self._tokens[token] = (user, granted)
         return json_reply(
             {"token": token, "expires_in": 1800, "issued_at": "2024-05-06T07:08:09Z"}
         )
@@ -332,15 +340,17 @@ class FakeHarbor(FakeServer):
         token = self._tokens.get(request.bearer_token() or "")
         rest = request.path.removeprefix("/v2/")
         if rest == "":
-            needed = None
+            # /v2/ itself wants an authenticated user, not an anonymous token.
+            allowed, scope = token is not None and token[0] is not None, ""
         elif rest == "_catalog":
-            needed = ("registry:catalog", "registry:catalog:*")
+            scope = "registry:catalog:*"
+            allowed = token is not None and "registry:catalog" in token[1]
         else:
             name = unquote(rest).split("/manifests/")[0].split("/blobs/")[0]
             name = name.removesuffix("/tags/list")
-            needed = (name, f"repository:{name}:pull")
-        if token is None or (needed is not None and needed[0] not in token[1]):
-            scope = needed[1] if needed else ""
+            scope = f"repository:{name}:pull"
+            allowed = token is not None and name in token[1]
+        if not allowed:
             error = "insufficient_scope" if token is not None else ""
             return v2_error(
                 401,

@@ -1,0 +1,253 @@
+"""Read a Harbor 2.x registry through its ``/api/v2.0`` REST API.
+
+Harbor only gives ``_catalog`` to system administrators, so listing goes through
+projects and their repositories instead; tags and image details come from
+artifacts, which Harbor has already read (no manifest GET, so no counted pull).
+
+Harbor's API never challenges: a request without credentials, or with credentials
+that do not authenticate, simply runs as anonymous. Credentials therefore go up
+front on every API request, and a wrong password shows up as missing projects,
+not as an error (the probe checks credentials on the registry side instead).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from datetime import datetime
+from itertools import islice
+from typing import Any
+from urllib.parse import quote
+
+from . import errors
+from .transport import Transport
+from .types import ClientConfig, Platform, RepositoryInfo, TagDetails
+
+API = "/api/v2.0"
+# Harbor refuses page_size above 100.
+PAGE_SIZE = 100
+_ZERO_TIME_YEAR = 1  # Go's zero time, "0001-01-01T00:00:00Z", means "never"
+
+
+def basic_authorization(config: ClientConfig) -> dict[str, str]:
+    """Return an ``Authorization: Basic`` header for the config's credentials."""
+    if not (config.username or config.password):
+        return {}
+    pair = f"{config.username}:{config.password}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
+
+
+def parse_time(value: object) -> datetime | None:
+    """Parse an RFC 3339 time as Harbor writes it; ``None`` if absent or zero."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return None if parsed.year == _ZERO_TIME_YEAR else parsed
+
+
+class HarborClient:
+    """Read-only adapter over Harbor's REST API."""
+
+    can_list = True
+    can_search = True
+
+    def __init__(self, config: ClientConfig) -> None:
+        self.config = config
+        self.transport = Transport(config)
+        self._auth_headers = basic_authorization(config)
+
+    # -- plumbing ---------------------------------------------------------------
+
+    def _get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        data, _ = self.transport.get_json(
+            API + path, params=params, headers=self._auth_headers, auth=False
+        )
+        return data
+
+    def _pages(self, path: str, params: dict[str, Any] | None = None) -> Iterator[dict]:
+        """Yield the items of every page of a paged list endpoint."""
+        first = {**(params or {}), "page": 1, "page_size": PAGE_SIZE}
+        pages = self.transport.iter_link_pages(
+            API + path, first, headers=self._auth_headers, auth=False
+        )
+        for data, response in pages:
+            if not isinstance(data, list):
+                raise errors.ProtocolError(
+                    f"{response.url} did not answer a list.", url=response.url
+                )
+            yield from (item for item in data if isinstance(item, dict))
+
+    @staticmethod
+    def _artifacts_path(repository: str) -> str:
+        project, sep, name = repository.strip("/").partition("/")
+        if not sep or not name:
+            raise errors.NotFound(
+                f"{repository!r} is not a Harbor repository name (<project>/<name>)."
+            )
+        # Harbor decodes the path before routing: a slash inside the repository
+        # name must survive one decoding, so it is encoded twice.
+        encoded = quote(quote(name, safe=""), safe="")
+        return f"/projects/{quote(project, safe='')}/repositories/{encoded}/artifacts"
+
+    def _artifact(self, repository: str, reference: str, *, with_tag: bool) -> dict:
+        path = f"{self._artifacts_path(repository)}/{quote(reference, safe=':')}"
+        data = self._get_json(path, {"with_tag": "true" if with_tag else "false"})
+        if not isinstance(data, dict) or not isinstance(data.get("digest"), str):
+            raise errors.ProtocolError(
+                f"Harbor answered a malformed artifact for {repository}:{reference}."
+            )
+        return data
+
+    # -- detection ----------------------------------------------------------------
+
+    def ping(self) -> bool:
+        """Tell whether ``/api/v2.0/ping`` answers ``Pong``."""
+        response = self.transport.request(
+            "GET", API + "/ping", auth=False, allow_status=range(400, 600)
+        )
+        return (
+            response.status_code == 200 and response.text.strip().strip('"') == "Pong"
+        )
+
+    def system_info(self) -> dict:
+        """Return ``/api/v2.0/systeminfo`` (version, auth mode, external URL)."""
+        data = self._get_json("/systeminfo")
+        if not isinstance(data, dict):
+            raise errors.ProtocolError("Harbor answered malformed system information.")
+        return data
+
+    # -- RegistryAdapter ------------------------------------------------------------
+
+    def list_repositories(self, prefix: str = "") -> Iterator[RepositoryInfo]:
+        """Yield repositories starting with ``prefix``, project by project.
+
+        A prefix with a slash (``proj/sub``) names its project, so only that
+        project is read.
+        """
+        project, sep, _ = prefix.partition("/")
+        if sep:
+            projects: Iterator[str] = iter([project])
+        else:
+            projects = (
+                p["name"]
+                for p in self._pages("/projects")
+                if isinstance(p.get("name"), str) and p["name"].startswith(prefix)
+            )
+        for name in projects:
+            repositories = self._pages(f"/projects/{quote(name, safe='')}/repositories")
+            try:
+                for repo in repositories:
+                    full = repo.get("name")
+                    if isinstance(full, str) and full.startswith(prefix):
+                        yield RepositoryInfo(
+                            name=full,
+                            description=repo.get("description") or "",
+                            pull_count=_int_or_none(repo.get("pull_count")),
+                        )
+            except errors.NotFound:
+                continue  # a project named by the prefix that does not exist
+
+    def list_tags(self, repository: str) -> list[str]:
+        """Return every tag of ``repository`` (``<project>/<name>``)."""
+        tags: list[str] = []
+        for artifact in self._pages(
+            self._artifacts_path(repository), {"with_tag": "true"}
+        ):
+            for tag in artifact.get("tags") or ():
+                if isinstance(tag, dict) and isinstance(tag.get("name"), str):
+                    tags.append(tag["name"])
+        return list(dict.fromkeys(tags))
+
+    def head_digest(self, repository: str, reference: str) -> str:
+        """Return the digest Harbor records for ``reference``; no pull is counted."""
+        return self._artifact(repository, reference, with_tag=False)["digest"]
+
+    def describe(self, repository: str, tag: str) -> TagDetails:
+        """Resolve ``tag`` from Harbor's artifact record.
+
+        ``size`` is Harbor's artifact size (which includes the manifest itself);
+        for an index it is the largest child's, read from the children's records,
+        which also give ``created`` (the newest) and ``labels`` (the largest's).
+        """
+        artifact = self._artifact(repository, tag, with_tag=True)
+        media_type = (
+            artifact.get("manifest_media_type") or artifact.get("media_type") or ""
+        )
+        references = [
+            r for r in artifact.get("references") or () if isinstance(r, dict)
+        ]
+        if not references:
+            attrs = artifact.get("extra_attrs") or {}
+            platform = _platform(attrs)
+            return TagDetails(
+                repository=repository,
+                tag=tag,
+                digest=artifact["digest"],
+                media_type=media_type,
+                size=_int_or_none(artifact.get("size")),
+                created=parse_time(attrs.get("created")),
+                platforms=(platform,) if platform else (),
+                labels=_labels(attrs),
+            )
+        platforms = tuple(
+            p for p in (_platform(r.get("platform") or {}) for r in references) if p
+        )
+        children = [
+            self._artifact(repository, r["child_digest"], with_tag=False)
+            for r in references
+            if isinstance(r.get("child_digest"), str)
+        ]
+        sized = [c for c in children if _int_or_none(c.get("size")) is not None]
+        largest = max(sized, key=lambda c: c["size"], default=None)
+        times = [
+            parse_time((c.get("extra_attrs") or {}).get("created")) for c in children
+        ]
+        return TagDetails(
+            repository=repository,
+            tag=tag,
+            digest=artifact["digest"],
+            media_type=media_type,
+            size=largest["size"] if largest else None,
+            created=max((t for t in times if t), default=None),
+            platforms=platforms,
+            labels=_labels(largest.get("extra_attrs") or {}) if largest else {},
+        )
+
+    def search(self, query: str, *, limit: int = 25) -> list[RepositoryInfo]:
+        """Return up to ``limit`` repositories from Harbor's (unpaged) search."""
+        data = self._get_json("/search", {"q": query})
+        repositories = data.get("repository") if isinstance(data, dict) else None
+        if not isinstance(repositories, list):
+            raise errors.ProtocolError("Harbor answered a malformed search result.")
+        found = (
+            RepositoryInfo(
+                name=item["repository_name"],
+                pull_count=_int_or_none(item.get("pull_count")),
+            )
+            for item in repositories
+            if isinstance(item, dict) and isinstance(item.get("repository_name"), str)
+        )
+        return list(islice(found, limit))
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _platform(attrs: dict) -> Platform | None:
+    os_name, architecture = attrs.get("os"), attrs.get("architecture")
+    if not isinstance(os_name, str) or not isinstance(architecture, str):
+        return None
+    variant = attrs.get("variant")
+    return Platform(os_name, architecture, variant if isinstance(variant, str) else "")
+
+
+def _labels(attrs: dict) -> dict[str, str]:
+    config = attrs.get("config")
+    labels = config.get("Labels") if isinstance(config, dict) else None
+    if not isinstance(labels, dict):
+        return {}
+    return {str(k): str(v) for k, v in labels.items()}
