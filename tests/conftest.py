@@ -11,18 +11,13 @@ import pytest
 PASSWORD = "correct-horse-battery"
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _fast_password_hashing(request):
-    """Hash test users' passwords cheaply; real hashing is Django's concern."""
-    if not request.config.pluginmanager.has_plugin("django"):
-        yield
-        return
-    from django.test import override_settings
-
-    with override_settings(
-        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]
-    ):
-        yield
+@pytest.fixture(autouse=True)
+def _tasks_run_inline(request):
+    """Run Celery tasks inline and hash passwords cheaply (tests only)."""
+    if request.config.pluginmanager.has_plugin("django"):
+        settings = request.getfixturevalue("settings")
+        settings.PORTAL_INPROCESS_THREADS = 0
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
