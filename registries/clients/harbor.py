@@ -14,38 +14,72 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from datetime import datetime
 from itertools import islice
 from typing import Any
 from urllib.parse import quote
 
+from requests.adapters import BaseAdapter
+
 from . import errors
-from .transport import Transport
+from .transport import Transport, origin_of
 from .types import ClientConfig, Platform, RepositoryInfo, TagDetails
+from .v2 import parse_created
 
 API = "/api/v2.0"
 # Harbor refuses page_size above 100.
 PAGE_SIZE = 100
-_ZERO_TIME_YEAR = 1  # Go's zero time, "0001-01-01T00:00:00Z", means "never"
 
 
-def basic_authorization(config: ClientConfig) -> dict[str, str]:
-    """Return an ``Authorization: Basic`` header for the config's credentials."""
-    if not (config.username or config.password):
-        return {}
+def basic_authorization(config: ClientConfig) -> str:
+    """Return the ``Basic`` Authorization value for the config's credentials."""
     pair = f"{config.username}:{config.password}".encode()
-    return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
+    return "Basic " + base64.b64encode(pair).decode("ascii")
 
 
-def parse_time(value: object) -> datetime | None:
-    """Parse an RFC 3339 time as Harbor writes it; ``None`` if absent or zero."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return None if parsed.year == _ZERO_TIME_YEAR else parsed
+class _KeepOnOrigin(BaseAdapter):
+    """Drop one Authorization value from any request that leaves ``origin``."""
+
+    def __init__(self, inner: BaseAdapter, origin: tuple, authorization: str) -> None:
+        super().__init__()
+        self.inner = inner
+        self.origin = origin
+        self.authorization = authorization
+
+    def send(self, request, **kwargs):
+        if (
+            origin_of(request.url) != self.origin
+            and request.headers.get("Authorization") == self.authorization
+        ):
+            del request.headers["Authorization"]
+        return self.inner.send(request, **kwargs)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class UpfrontAuthTransport(Transport):
+    """A transport that sends ``authorization`` on every request, up front.
+
+    For APIs that never challenge: Harbor's REST API runs a request without
+    credentials as anonymous, and Artifactory takes access tokens as Bearer.
+    The value still never reaches another origin, redirects included.
+    """
+
+    def __init__(self, config: ClientConfig, authorization: str) -> None:
+        super().__init__(config)
+        self.authorization = authorization
+        if authorization:
+            for prefix in ("https://", "http://"):
+                inner = self.session.get_adapter(prefix)
+                self.session.mount(
+                    prefix, _KeepOnOrigin(inner, self.origin, authorization)
+                )
+
+    def request(self, method: str, url: str, *, headers=None, **kwargs):
+        """Send like ``Transport.request``, with the up-front Authorization."""
+        if self.authorization and origin_of(self.url(url)) == self.origin:
+            headers = {"Authorization": self.authorization, **(headers or {})}
+        return super().request(method, url, headers=headers, **kwargs)
 
 
 class HarborClient:
@@ -56,23 +90,21 @@ class HarborClient:
 
     def __init__(self, config: ClientConfig) -> None:
         self.config = config
-        self.transport = Transport(config)
-        self._auth_headers = basic_authorization(config)
+        has_credentials = bool(config.username or config.password)
+        self.transport = UpfrontAuthTransport(
+            config, basic_authorization(config) if has_credentials else ""
+        )
 
     # -- plumbing ---------------------------------------------------------------
 
     def _get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        data, _ = self.transport.get_json(
-            API + path, params=params, headers=self._auth_headers, auth=False
-        )
+        data, _ = self.transport.get_json(API + path, params=params, auth=False)
         return data
 
     def _pages(self, path: str, params: dict[str, Any] | None = None) -> Iterator[dict]:
         """Yield the items of every page of a paged list endpoint."""
         first = {**(params or {}), "page": 1, "page_size": PAGE_SIZE}
-        pages = self.transport.iter_link_pages(
-            API + path, first, headers=self._auth_headers, auth=False
-        )
+        pages = self.transport.iter_link_pages(API + path, first, auth=False)
         for data, response in pages:
             if not isinstance(data, list):
                 raise errors.ProtocolError(
@@ -188,7 +220,7 @@ class HarborClient:
                 digest=artifact["digest"],
                 media_type=media_type,
                 size=_int_or_none(artifact.get("size")),
-                created=parse_time(attrs.get("created")),
+                created=parse_created(attrs.get("created")),
                 platforms=(platform,) if platform else (),
                 labels=_labels(attrs),
             )
@@ -203,7 +235,7 @@ class HarborClient:
         sized = [c for c in children if _int_or_none(c.get("size")) is not None]
         largest = max(sized, key=lambda c: c["size"], default=None)
         times = [
-            parse_time((c.get("extra_attrs") or {}).get("created")) for c in children
+            parse_created((c.get("extra_attrs") or {}).get("created")) for c in children
         ]
         return TagDetails(
             repository=repository,

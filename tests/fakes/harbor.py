@@ -55,6 +55,8 @@ class FakeHarbor(FakeServer):
         self.projects: dict[str, HarborProject] = {}
         self.users: dict[str, str] = {"admin": "Harbor12345"}
         self.admins: set[str] = {"admin"}
+        # When set, every API request is redirected (307) to this base URL.
+        self.api_redirect: str | None = None
         # token -> (user or None for anonymous, granted repositories/"catalog")
         self._tokens: dict[str, tuple[str | None, set[str]]] = {}
 
@@ -96,6 +98,10 @@ class FakeHarbor(FakeServer):
 
     def handle(self, request: Request) -> Reply:
         if request.path.startswith(API + "/"):
+            if self.api_redirect:
+                return Reply(
+                    307, headers=[("Location", self.api_redirect + request.target)]
+                )
             return self._api(request)
         if request.path == "/service/token":
             return self._token(request)

@@ -16,6 +16,7 @@ from registries.clients import errors
 from registries.clients.base import RegistryAdapter
 from registries.clients.harbor import HarborClient
 from registries.clients.types import ClientConfig, Platform
+from tests.fakes import FakeServer, json_reply
 from tests.registries.conftest_fakes import fake_harbor
 
 __all__ = ["fake_harbor"]
@@ -86,6 +87,21 @@ def test_robot_account_with_dollar_sign_authenticates(harbor):
     assert listed == names_in(harbor, "team")
     header = harbor.requests[-1].header("Authorization")
     assert header == "Basic " + base64.b64encode(f"{ROBOT}:robotpass".encode()).decode()
+
+
+def test_up_front_credentials_do_not_follow_a_redirect_to_another_host(harbor):
+    class Elsewhere(FakeServer):
+        def handle(self, request):
+            return json_reply([])
+
+    with Elsewhere() as elsewhere:
+        harbor.api_redirect = elsewhere.url
+        listed = list(client_for(harbor, "dev", "devpass").list_repositories())
+        [arrived] = elsewhere.requests
+    assert listed == []
+    assert harbor.requests[0].basic_credentials() == ("dev", "devpass")
+    assert arrived.path == "/api/v2.0/projects"
+    assert arrived.header("Authorization") == ""
 
 
 def test_wrong_password_is_silently_anonymous_on_harbors_api(harbor):
