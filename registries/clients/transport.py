@@ -80,9 +80,11 @@ _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
 # Token lifetime below which we refetch rather than risk a token expiring in flight.
 _MIN_TOKEN_LIFETIME = 60
+_MAX_CACHED_TOKENS = 64
 _X509_EXPIRED = 10
 _X509_NOT_YET_VALID = 9
 _X509_HOSTNAME_MISMATCH = 62
+_X509_IP_ADDRESS_MISMATCH = 64
 
 Origin = tuple[str, str, int]
 
@@ -272,19 +274,21 @@ class Transport:
     """Send requests to one registry; see the module docstring for the contract."""
 
     def __init__(self, config: ClientConfig) -> None:
-        parts = urlsplit(config.base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise errors.RegistryError(
-                f"{config.base_url!r} is not an http:// or https:// address."
-            )
         self.config = config
         self.base_url = config.base_url.rstrip("/")
         self.origin = origin_of(self.base_url)
-        self._check_scheme(self.base_url)
+        # Configuration problems surface on the first request, like every other
+        # failure, so callers handle errors in one place.
+        self._config_error: errors.RegistryError | None = None
+        if not urlsplit(self.base_url).hostname:
+            self._config_error = errors.ProtocolError(
+                f"{config.base_url!r} is not a registry address."
+            )
         try:
             context = verifying_context(config.ca_pem)
         except ValueError as exc:
-            raise errors.TLSError(str(exc)) from exc
+            self._config_error = errors.TLSError(str(exc))
+            context = verifying_context()
         pins = {}
         if config.pinned_sha256:
             pins[self.origin] = normalise_fingerprint(config.pinned_sha256)
@@ -354,6 +358,8 @@ class Transport:
         auth: bool = True,
     ) -> requests.Response:
         """Send one request with auth, redirects and limits; raise typed errors."""
+        if self._config_error is not None:
+            raise self._config_error
         target = self._with_params(self.url(url), params)
         allow = tuple(allow_status)
         base_headers = {"User-Agent": self.config.user_agent, **(headers or {})}
@@ -528,16 +534,26 @@ class Transport:
         )
 
     def _forget_token(self, realm: str, service: str, scopes: tuple[str, ...]) -> None:
-        self._tokens.pop((realm, service, frozenset(scopes)), None)
+        # Also forget the wider tokens that the lookup would fall back to.
+        wanted = frozenset(scopes)
+        for key in [k for k in self._tokens if k[:2] == (realm, service)]:
+            if key[2] >= wanted:
+                del self._tokens[key]
 
     def _token(
         self, realm: str, service: str, scopes: tuple[str, ...]
     ) -> tuple[str, bool]:
         """Return (token, freshly fetched) for ``scopes``, from cache when valid."""
         key = (realm, service, frozenset(scopes))
+        now = time.monotonic()
         cached = self._tokens.get(key)
-        if cached is not None and cached.expires_at > time.monotonic():
+        if cached is not None and cached.expires_at > now:
             return cached.value, False
+        # A token granted for more scopes serves a request that needs fewer.
+        for (c_realm, c_service, c_scopes), token in self._tokens.items():
+            if (c_realm, c_service) == (realm, service) and c_scopes >= key[2]:
+                if token.expires_at > now:
+                    return token.value, False
         try:
             token, lifetime = self._fetch_token(realm, service, scopes)
         except errors.RegistryError as exc:
@@ -546,7 +562,12 @@ class Transport:
             exc.args = (exc.message,)
             raise
         margin = min(30.0, lifetime / 4)
-        self._tokens[key] = _Token(token, time.monotonic() + lifetime - margin)
+        now = time.monotonic()
+        self._tokens = {k: t for k, t in self._tokens.items() if t.expires_at > now}
+        while len(self._tokens) >= _MAX_CACHED_TOKENS:
+            # A crawl asks for one scope per repository: keep the cache bounded.
+            self._tokens.pop(next(iter(self._tokens)))
+        self._tokens[key] = _Token(token, now + lifetime - margin)
         return token, True
 
     def _fetch_token(
@@ -762,7 +783,7 @@ class Transport:
                     certificate=certificate,
                     url=url,
                 )
-            if code == _X509_HOSTNAME_MISMATCH:
+            if code in (_X509_HOSTNAME_MISMATCH, _X509_IP_ADDRESS_MISMATCH):
                 return errors.TLSHostnameMismatch(
                     f"The certificate of {where} is not issued for {host}.",
                     certificate=certificate,

@@ -5,31 +5,39 @@ anonymous), ``basic`` (TLS + htpasswd/bcrypt) and ``token`` (TLS + bearer tokens
 from :class:`tests.support.tokenserver.TokenServer`). ``extra_config`` is merged
 into the generated configuration, for example::
 
-    RegistryServer("http", workdir=d, extra_config={"notifications": {"endpoints": [
-        {"name": "portal", "url": "http://127.0.0.1:8000/hook", "timeout": "1s",
-         "threshold": 3, "backoff": "1s",
-         "headers": {"Authorization": ["Bearer s3cret"]}}]}})
+    hook = {"name": "portal", "url": "http://127.0.0.1:8000/hook",
+            "timeout": "1s", "threshold": 3, "backoff": "1s",
+            "headers": {"Authorization": ["Bearer s3cret"]}}
+    registry = RegistryServer(
+        "http", workdir=d, extra_config={"notifications": {"endpoints": [hook]}}
+    ).start()
+    image = registry.pusher().image("team/app", "v1", labels={"a": "b"})
+    registry.stop()
 """
 
 from __future__ import annotations
 
+import base64
 import copy
+import http.client
 import json
 import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import bcrypt
-import requests
 
 from registries.clients.types import ClientConfig
 
 from .certs import Leaf, TestCA
+from .images import ImagePusher
+from .tokenserver import TokenServer
 
 BINARY = "docker-registry"
 MODES = ("http", "https", "basic", "token")
@@ -69,6 +77,7 @@ class RegistryServer:
         ca: TestCA | None = None,
         leaf: Leaf | None = None,
         users: dict[str, str] | None = None,
+        token_server: TokenServer | None = None,
         token_realm: str = "",
         token_service: str = "portolan-test-registry",
         token_issuer: str = "portolan-test-issuer",
@@ -80,8 +89,14 @@ class RegistryServer:
             raise ValueError(f"mode must be one of {MODES}")
         if mode != "http" and ca is None:
             raise ValueError(f"mode {mode!r} needs a test CA")
+        if token_server is not None:
+            token_realm = token_realm or token_server.realm
+            token_service = token_server.service
+            token_issuer = token_server.issuer
+            token_root_pem = token_root_pem or token_server.ca.cert_pem
         if mode == "token" and not (token_realm and token_root_pem):
-            raise ValueError("token mode needs token_realm and token_root_pem")
+            raise ValueError("token mode needs a token_server (or realm and root)")
+        self.token_server = token_server
         self.mode = mode
         self.workdir = Path(workdir)
         self.ca = ca
@@ -161,6 +176,26 @@ class RegistryServer:
         path.write_text(self.ca_pem)
         return str(path)
 
+    def authorization(self, scope: str) -> dict[str, str]:
+        """Return headers that grant ``scope`` (for seeding, not for the client)."""
+        username, password = self.credentials
+        if self.mode == "basic":
+            pair = base64.b64encode(f"{username}:{password}".encode()).decode()
+            return {"Authorization": f"Basic {pair}"}
+        if self.mode == "token":
+            if self.token_server is None:
+                raise RuntimeError("pushing to a token registry needs its token_server")
+            type_, _, rest = scope.partition(":")
+            name, _, actions = rest.rpartition(":")
+            access = [{"type": type_, "name": name, "actions": actions.split(",")}]
+            token = self.token_server.issue_token(username or "seeder", access)
+            return {"Authorization": f"Bearer {token}"}
+        return {}
+
+    def pusher(self) -> ImagePusher:
+        """Return an ImagePusher with push rights on this registry."""
+        return ImagePusher(self.url, verify=self.verify(), authorize=self.authorization)
+
     # -- configuration ----------------------------------------------------------------
 
     def config(self) -> dict[str, Any]:
@@ -182,8 +217,8 @@ class RegistryServer:
             },
         }
         if self.tls:
-            leaf = self.leaf or self.ca.localhost()
-            cert, key = leaf.write(self.workdir, "server")
+            self.leaf = self.leaf or self.ca.localhost()
+            cert, key = self.leaf.write(self.workdir, "server")
             config["http"]["tls"] = {"certificate": str(cert), "key": str(key)}
         if self.mode == "basic":
             lines = [
@@ -237,17 +272,32 @@ class RegistryServer:
                 break
         raise RuntimeError(f"docker-registry did not become ready:\n{self.log_tail()}")
 
+    def _probe(self) -> int:
+        """Return the status of ``GET /v2/``; trust is not checked (tests do that)."""
+        if self.tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            conn = http.client.HTTPSConnection(
+                self.host, self.port, timeout=1, context=context
+            )
+        else:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=1)
+        try:
+            conn.request("GET", "/v2/")
+            return conn.getresponse().status
+        finally:
+            conn.close()
+
     def _wait_ready(self) -> bool:
         deadline = time.monotonic() + self.start_timeout
-        verify = self.verify()
         while time.monotonic() < deadline:
             if self.process is None or self.process.poll() is not None:
                 return False
             try:
-                response = requests.get(f"{self.url}/v2/", verify=verify, timeout=1)
-                if response.status_code in (200, 401):
+                if self._probe() in (200, 401):
                     return True
-            except requests.RequestException:
+            except OSError:
                 pass
             time.sleep(0.05)
         return False

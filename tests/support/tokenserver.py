@@ -51,11 +51,12 @@ class Received:
 
 @dataclass
 class Reply:
-    """What a stub sends back."""
+    """What a stub sends back, after ``delay`` seconds."""
 
     status: int = 200
     body: bytes | str | dict | list = b""
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -78,6 +79,8 @@ class _Handler(BaseHTTPRequestHandler):
         )
         self.server.owner.received.append(received)
         reply = self.server.owner.respond(received)
+        if reply.delay:
+            time.sleep(reply.delay)
         payload = reply.body
         headers = dict(reply.headers)
         if isinstance(payload, dict | list):
@@ -85,13 +88,21 @@ class _Handler(BaseHTTPRequestHandler):
             headers.setdefault("Content-Type", "application/json")
         elif isinstance(payload, str):
             payload = payload.encode()
+        chunked = headers.get("Transfer-Encoding") == "chunked"
         self.send_response(reply.status)
         for name, value in headers.items():
             self.send_header(name, value)
-        if "Content-Length" not in headers:
+        if "Content-Length" not in headers and not chunked:
             self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
-        if self.command != "HEAD":
+        if self.command == "HEAD":
+            return
+        if chunked:
+            for start in range(0, len(payload), 4096):
+                piece = payload[start : start + 4096]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.write(b"0\r\n\r\n")
+        else:
             self.wfile.write(payload)
 
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
@@ -138,7 +149,9 @@ class _BaseServer:
             context.load_cert_chain(cert, key)
             server.socket = context.wrap_socket(server.socket, server_side=True)
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
