@@ -177,7 +177,7 @@ class HarborClient:
                         yield RepositoryInfo(
                             name=full,
                             description=repo.get("description") or "",
-                            pull_count=_int_or_none(repo.get("pull_count")),
+                            pull_count=int_or_none(repo.get("pull_count")),
                         )
             except errors.NotFound:
                 continue  # a project named by the prefix that does not exist
@@ -219,7 +219,7 @@ class HarborClient:
                 tag=tag,
                 digest=artifact["digest"],
                 media_type=media_type,
-                size=_int_or_none(artifact.get("size")),
+                size=int_or_none(artifact.get("size")),
                 created=parse_created(attrs.get("created")),
                 platforms=(platform,) if platform else (),
                 labels=_labels(attrs),
@@ -232,7 +232,7 @@ class HarborClient:
             for r in references
             if isinstance(r.get("child_digest"), str)
         ]
-        sized = [c for c in children if _int_or_none(c.get("size")) is not None]
+        sized = [c for c in children if int_or_none(c.get("size")) is not None]
         largest = max(sized, key=lambda c: c["size"], default=None)
         times = [
             parse_created((c.get("extra_attrs") or {}).get("created")) for c in children
@@ -257,7 +257,7 @@ class HarborClient:
         found = (
             RepositoryInfo(
                 name=item["repository_name"],
-                pull_count=_int_or_none(item.get("pull_count")),
+                pull_count=int_or_none(item.get("pull_count")),
             )
             for item in repositories
             if isinstance(item, dict) and isinstance(item.get("repository_name"), str)
@@ -265,7 +265,8 @@ class HarborClient:
         return list(islice(found, limit))
 
 
-def _int_or_none(value: object) -> int | None:
+def int_or_none(value: object) -> int | None:
+    """Return ``value`` if it is a real integer (not a bool), else ``None``."""
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 

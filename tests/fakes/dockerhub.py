@@ -53,6 +53,8 @@ class FakeDockerHub:
         # When set, the hub's v2 search answers with this status (to exercise the
         # client's fallback to the index's V1 search).
         self.hub_search_status: int | None = None
+        # When set, ``next`` links of the hub API point at this base URL instead.
+        self.next_base: str | None = None
         self._tokens: dict[str, tuple[str, set[str]]] = {}
         self.hub = _Part(self, self._hub)
         self.auth = _Part(self, self._auth)
@@ -127,7 +129,8 @@ class FakeDockerHub:
         if page * size < len(items):
             params = {k: v[0] for k, v in request.query.items()}
             params.update(page=page + 1, page_size=size)
-            next_url = f"{self.hub.url}{request.path}?{urlencode(params)}"
+            base = self.next_base or self.hub.url
+            next_url = f"{base}{request.path}?{urlencode(params)}"
         previous = None
         if page > 1:
             params = {k: v[0] for k, v in request.query.items()}
