@@ -41,7 +41,9 @@ def diff(before: dict, after: dict) -> dict:
 
 
 @transaction.atomic
-def project_create(*, acting_user, name: str, slug: str, description: str = "") -> Project:
+def project_create(
+    *, acting_user, name: str, slug: str, description: str = ""
+) -> Project:
     project = Project(name=name, slug=slug, description=description)
     project.full_clean()
     project.save()
@@ -52,6 +54,34 @@ def project_create(*, acting_user, name: str, slug: str, description: str = "") 
         project=project,
         changes=diff({}, {"name": name, "slug": slug, "description": description}),
     )
+    return project
+
+
+_PROJECT_FIELDS = ("name", "slug", "description")
+
+
+@transaction.atomic
+def project_update(*, acting_user, project: Project, **fields) -> Project:
+    """Change a project's name, slug or description and audit it."""
+    unknown = set(fields) - set(_PROJECT_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown project fields: {sorted(unknown)}")
+    before = {field: getattr(project, field) for field in _PROJECT_FIELDS}
+    for field, value in fields.items():
+        setattr(project, field, value)
+    project.full_clean()
+    project.save()
+    changes = diff(
+        before, {field: getattr(project, field) for field in _PROJECT_FIELDS}
+    )
+    if changes:
+        audit_record(
+            actor=acting_user,
+            action="project.update",
+            obj=project,
+            project=project,
+            changes=changes,
+        )
     return project
 
 
@@ -77,7 +107,9 @@ def membership_add(*, acting_user, project: Project, user, role: str) -> Members
 
 
 @transaction.atomic
-def membership_change_role(*, acting_user, membership: Membership, role: str) -> Membership:
+def membership_change_role(
+    *, acting_user, membership: Membership, role: str
+) -> Membership:
     before = membership.role
     membership.role = role
     membership.full_clean()

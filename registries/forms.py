@@ -7,6 +7,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from registries.models import Registry
+from registries.services import password_needed_again, password_needed_error
 
 
 class RegistryForm(forms.ModelForm):
@@ -16,7 +17,9 @@ class RegistryForm(forms.ModelForm):
         label=_("Password or access token"),
         required=False,
         strip=False,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        widget=forms.PasswordInput(
+            render_value=False, attrs={"autocomplete": "new-password"}
+        ),
     )
 
     class Meta:
@@ -52,6 +55,20 @@ class RegistryForm(forms.ModelForm):
             raise ValidationError(_("Crawl at most once a minute."))
         return value
 
+    def clean(self):
+        cleaned = super().clean()
+        # The instance still holds the stored values here; the form's are applied
+        # after clean().
+        if (
+            cleaned.get("username")
+            and "address" in cleaned
+            and password_needed_again(
+                self.instance, cleaned["address"], cleaned.get("password", "")
+            )
+        ):
+            self.add_error(None, password_needed_error())
+        return cleaned
+
     def service_fields(self) -> dict:
         """Return cleaned values as keyword arguments for the registry services."""
         data = dict(self.cleaned_data)
@@ -60,7 +77,7 @@ class RegistryForm(forms.ModelForm):
 
 
 def apply_validation_error(form: forms.Form, exc: ValidationError) -> None:
-    """Show a service's ``ValidationError`` on the form, on its field where it has one."""
+    """Show a service's ``ValidationError`` on the form, on its field if it has one."""
     if hasattr(exc, "error_dict"):
         for field, errors in exc.error_dict.items():
             target = field if field in form.fields else None

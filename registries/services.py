@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from portal.models import Project
 from portal.services import audit_record, diff
+from registries.addresses import normalize_address
 from registries.models import Registry, VerifyStatus
 
 # Fields whose changes are written to the audit log; secrets appear only as
@@ -30,6 +33,41 @@ def _snapshot(registry: Registry) -> dict:
     data["password"] = "set" if registry.has_password else ""
     data["ca_pem"] = "set" if registry.ca_pem else ""
     return data
+
+
+def password_needed_again(registry: Registry, address: str, password: str) -> bool:
+    """Return whether a stored secret would follow the entry to a new address.
+
+    Someone allowed to edit an entry must not be able to send its stored
+    password to a server of their choosing without knowing it: a changed
+    address needs the password typed again.
+    """
+    if password or not registry.pk or not registry.has_password:
+        return False
+    try:
+        return normalize_address(address) != registry.address
+    except ValidationError:
+        return False  # the address itself gets the error message
+
+
+def password_needed_error() -> ValidationError:
+    message = _(
+        "Enter the password again: the address changed, and the stored "
+        "password is only sent to the address it was saved for."
+    )
+    return ValidationError(
+        {"password": ValidationError(message, code="password_needed")}
+    )
+
+
+def _connection(registry: Registry) -> tuple:
+    return (
+        registry.address,
+        registry.username,
+        registry.ca_pem,
+        registry.pinned_sha256,
+        registry.allow_plain_http,
+    )
 
 
 @transaction.atomic
@@ -68,23 +106,26 @@ def registry_update(
     unknown = set(fields) - EDITABLE_FIELDS
     if unknown:
         raise TypeError(f"Unknown registry fields: {sorted(unknown)}")
+    new_username = fields.get("username", registry.username)
+    if new_username and password_needed_again(
+        registry, fields.get("address", registry.address), password or ""
+    ):
+        raise password_needed_error()
     before = _snapshot(registry)
-    connection_changed = False
+    connection_before = _connection(registry)
     for field, value in fields.items():
-        if getattr(registry, field) != value:
-            setattr(registry, field, value)
-            connection_changed |= field in {"address", "username", "ca_pem"}
+        setattr(registry, field, value)
     if password:
         registry.password = password
-        connection_changed = True
     if not registry.username and not password:
         # Without a username the stored secret could never be used: drop it.
         registry.password = ""
-    if connection_changed:
+    registry.updated_by = acting_user
+    registry.full_clean()  # normalises the address before the comparison below
+    if password or _connection(registry) != connection_before:
+        # The last Verify said nothing about the new settings.
         registry.verify_status = VerifyStatus.UNKNOWN
         registry.verify_message = ""
-    registry.updated_by = acting_user
-    registry.full_clean()
     registry.save()
     changes = diff(before, _snapshot(registry))
     if password and "password" not in changes:

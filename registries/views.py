@@ -212,14 +212,18 @@ def registry_verify_form(request, pk=None, slug=None):
         instance = Registry(project=project)
     form = RegistryForm(request.POST, instance=instance)
     form.is_valid()
-    candidate = form.instance
-    try:
-        candidate.clean()
-    except ValidationError as exc:
-        message = " ".join(" ".join(m) for m in exc.message_dict.values())
+    # Only what a connection needs must be valid; a missing name is no reason
+    # not to try the address.
+    blocking = [
+        error
+        for name in ("address", "namespace", "allow_plain_http", "password")
+        for error in form.errors.get(name, [])
+    ]
+    if blocking:
         return _render_verify(
-            request, connect.VerifyOutcome(ok=False, message=message), None
+            request, connect.VerifyOutcome(ok=False, message=" ".join(blocking)), None
         )
+    candidate = form.instance
     if form.cleaned_data.get("password"):
         candidate.password = form.cleaned_data["password"]
     return _render_verify(request, connect.verify(candidate), None)
@@ -252,7 +256,9 @@ def registry_trust(request, pk):
     approved = request.POST.get("sha256", "").replace(":", "").lower()
     outcome = connect.verify(registry)
     certificate = outcome.certificate
-    seen = certificate.sha256_fingerprint.replace(":", "").lower() if certificate else ""
+    seen = (
+        certificate.sha256_fingerprint.replace(":", "").lower() if certificate else ""
+    )
     if not certificate or not approved or seen != approved:
         outcome = connect.VerifyOutcome(
             ok=False,
