@@ -123,6 +123,9 @@ class FakeArtifactory(FakeServer):
         rest = rest.removeprefix("v2/")
         user = self._user(request)
         if rest == "token":
+            if request.method != "GET":
+                # Only the GET form of the token protocol is documented.
+                return _error(405, "Method Not Allowed")
             if user is False:
                 return _error(401, "Bad credentials")
             if user is None and not self.anonymous:
