@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from . import errors
 from .harbor import UpfrontAuthTransport, basic_authorization
@@ -36,24 +36,35 @@ def is_artifactory(headers) -> bool:
     )
 
 
-def _root_url(base_url: str) -> str:
-    """Return the server's root URL, without a trailing ``/artifactory``."""
+def split_base_url(base_url: str) -> tuple[str, str | None]:
+    """Return the server's root URL and the repository key the URL names, if any.
+
+    People paste ``https://host``, ``https://host/artifactory`` or a key's
+    Docker API URL ``https://host/artifactory/api/docker/<repoKey>``.
+    """
     parts = urlsplit(base_url.rstrip("/"))
-    path = parts.path
-    if path.endswith(CONTEXT_PATH):
+    path, key = parts.path, None
+    head, sep, tail = path.partition(DOCKER_API)
+    if sep and tail and "/" not in tail:
+        path, key = head, unquote(tail)
+    elif path.endswith(CONTEXT_PATH):
         path = path[: -len(CONTEXT_PATH)]
-    return urlunsplit(parts._replace(path=path))
+    return urlunsplit(parts._replace(path=path)), key
 
 
 class ArtifactoryClient:
-    """Adapter over every Docker repository key, or only ``repo_key``."""
+    """Adapter over every Docker repository key, or only ``repo_key``.
+
+    ``repo_key`` may also come from a base URL that names one key.
+    """
 
     can_list = True
     can_search = False
 
     def __init__(self, config: ClientConfig, *, repo_key: str | None = None) -> None:
-        self.config = replace(config, base_url=_root_url(config.base_url))
-        self.repo_key = repo_key
+        root, key_in_url = split_base_url(config.base_url)
+        self.config = replace(config, base_url=root)
+        self.repo_key = repo_key or key_in_url
         token = config.password if config.password and not config.username else ""
         if token:
             authorization = f"Bearer {token}"

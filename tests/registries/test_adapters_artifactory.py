@@ -123,6 +123,18 @@ def test_base_url_may_include_the_artifactory_context_path(jfrog):
     assert sorted(listed) == all_names(jfrog)
 
 
+def test_a_base_url_naming_a_key_limits_the_adapter_to_it(jfrog):
+    config = ClientConfig(
+        base_url=jfrog.url + "/artifactory/api/docker/docker-remote",
+        username="deployer",
+        password="pa55word",
+        allow_plain_http=True,
+    )
+    client = ArtifactoryClient(config)
+    assert client.repo_key == "docker-remote"
+    assert client.list_tags("docker-remote/library/alpine") == ["3.20"]
+
+
 def test_access_token_goes_as_bearer(jfrog):
     client = client_for(jfrog, username="", password=TOKEN)
 
