@@ -7,6 +7,7 @@ whose repository names are ``<repoKey>/<image>``, as in the image path form
 
 Credentials: a user name with a password (or with an access token) is sent as
 Basic; an access token without a user name goes as ``Authorization: Bearer``.
+Both go up front, and only ever to the Artifactory origin.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from . import errors
 from .harbor import UpfrontAuthTransport, basic_authorization
-from .transport import Transport
 from .types import ClientConfig, RepositoryInfo, TagDetails
 from .v2 import V2Client
 
@@ -72,23 +72,17 @@ class ArtifactoryClient:
             authorization = basic_authorization(config)
         else:
             authorization = ""
-        # The REST API only challenges when anonymous access is off; up-front
-        # credentials make listings complete either way.
-        self.api = UpfrontAuthTransport(self.config, authorization)
-        # The Docker API challenges and hands out its own tokens, except that a
-        # bare access token has no user name to log in with: send it as Bearer.
-        self.registry_transport = (
-            UpfrontAuthTransport(self.config, authorization)
-            if token
-            else Transport(self.config)
-        )
+        # The REST API only challenges when anonymous access is off, so
+        # credentials go up front; the Docker API takes them the same way (and
+        # where it challenges, the transport fetches a token with them).
+        self.transport = UpfrontAuthTransport(self.config, authorization)
         self._clients: dict[str, V2Client] = {}
 
     def repository_keys(self) -> list[str]:
         """Return the Docker repository keys this adapter covers."""
         if self.repo_key:
             return [self.repo_key]
-        data, response = self.api.get_json(
+        data, response = self.transport.get_json(
             REPOSITORIES_API, params={"packageType": "docker"}, auth=False
         )
         if not isinstance(data, list):
@@ -110,7 +104,7 @@ class ArtifactoryClient:
             client = V2Client(
                 self.config,
                 prefix_path=DOCKER_API + quote(key, safe=""),
-                transport=self.registry_transport,
+                transport=self.transport,
             )
             self._clients[key] = client
         return client

@@ -37,6 +37,9 @@ class FakeArtifactory(FakeServer):
     def __init__(self, *, anonymous: bool = False) -> None:
         super().__init__()
         self.anonymous = anonymous
+        # Whether the Docker API takes Basic credentials directly; when false it
+        # only takes Bearer tokens from its realm (or access tokens).
+        self.docker_basic = True
         self.users: dict[str, str] = {}
         self.access_tokens: dict[str, str] = {}
         self.docker: dict[str, ImageStore] = {}
@@ -133,6 +136,8 @@ class FakeArtifactory(FakeServer):
             token = secrets.token_urlsafe(16)
             self._docker_tokens[token] = user or "anonymous"
             return json_reply({"token": token, "expires_in": 3600})
+        if user and not self.docker_basic and request.basic_credentials():
+            user = False
         if user is False or (user is None and not self.anonymous):
             realm = f"{self.url}{DOCKER_API}{key}/v2/token"
             challenge = f'Bearer realm="{realm}",service="{self.host}"'

@@ -145,12 +145,20 @@ def test_access_token_goes_as_bearer(jfrog):
     assert {r.bearer_token() for r in jfrog.requests} == {TOKEN}
 
 
-def test_user_with_access_token_logs_in_with_basic(jfrog):
+def test_user_with_access_token_goes_as_basic(jfrog):
     client = client_for(jfrog, username="deployer", password=TOKEN)
+    assert client.list_tags("docker-remote/library/alpine") == ["3.20"]
+    assert {r.basic_credentials() for r in jfrog.requests} == {("deployer", TOKEN)}
+
+
+def test_a_docker_api_challenge_is_answered_with_a_token(jfrog):
+    jfrog.docker_basic = False
+    client = client_for(jfrog)
     assert client.list_tags("docker-remote/library/alpine") == ["3.20"]
     token_path = "/artifactory/api/docker/docker-remote/v2/token"
     [token_request] = [r for r in jfrog.requests_to(token_path) if r.method == "GET"]
-    assert token_request.basic_credentials() == ("deployer", TOKEN)
+    assert token_request.basic_credentials() == ("deployer", "pa55word")
+    assert jfrog.requests[-1].bearer_token()
 
 
 def test_wrong_credentials_fail_with_artifactorys_message(jfrog):
