@@ -450,7 +450,14 @@ class Transport:
             response = self._send(
                 method, url, headers, authz, stream=stream, auth_origin=self.origin
             )
-            if response.status_code != 401 or not use_auth or 401 in allow:
+            if (
+                response.status_code != 401
+                or not use_auth
+                or 401 in allow
+                # A 401 from where a redirect led (blob storage) is not a
+                # challenge to answer with our credentials.
+                or origin_of(response.url) != self.origin
+            ):
                 return response
             challenges = self._challenges(response)
             bearer = find_challenge(challenges, "bearer")
@@ -694,13 +701,10 @@ class Transport:
             url=response.url,
             status=response.status_code,
         )
-        if method == "HEAD":
-            response._content = b""
-            response._content_consumed = True
-            response.close()
-            return
         declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > limit:
+        # A HEAD declares the size of what a GET would send; it has no body, but
+        # must still be read to the end for the connection to be reused.
+        if method != "HEAD" and declared.isdigit() and int(declared) > limit:
             response.close()
             raise too_large
         body = bytearray()

@@ -105,12 +105,9 @@ class ImagePusher:
         return self.authorize(f"repository:{repository}:{actions}")
 
     def blob(self, repository: str, data: bytes) -> str:
-        """Upload ``data`` as a blob unless it is there already; return its digest."""
+        """Upload ``data`` as a blob and return its digest."""
         digest = sha256(data)
         headers = self._headers(repository)
-        url = f"{self.base_url}/v2/{repository}/blobs/{digest}"
-        if self.session.head(url, headers=headers, timeout=10).status_code == 200:
-            return digest
         start = self.session.post(
             f"{self.base_url}/v2/{repository}/blobs/uploads/",
             headers=headers,

@@ -25,7 +25,6 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
-from cryptography.hazmat.primitives import serialization
 
 from .certs import Leaf, TestCA
 
@@ -248,9 +247,11 @@ class TokenServer(_BaseServer):
             "access": access,
         }
         x5c = base64.b64encode(self.signing.der).decode()
-        key = serialization.load_pem_private_key(self.signing.key_pem.encode(), None)
         return jwt.encode(
-            claims, key, algorithm="RS256", headers={"typ": "JWT", "x5c": [x5c]}
+            claims,
+            self.signing.key,
+            algorithm="RS256",
+            headers={"typ": "JWT", "x5c": [x5c]},
         )
 
     def _account(self, request: Received) -> str | None:
