@@ -41,7 +41,9 @@ Public API (the V1, Docker Hub, Harbor and Artifactory adapters build on it)::
   Once a registry has challenged, later requests authenticate up front.
   ``Authorization`` only ever goes to the registry's origin (scheme, host, port)
   and the token realm's origin; redirects (followed here, at most 5) to any
-  other origin are sent without it.
+  other origin are sent without it. Secret headers passed in ``headers``
+  (Authorization, Cookie, X-JFrog-Art-Api) likewise stay on the origin of
+  ``url``.
 
 ``iter_link_pages`` yields one parsed JSON page at a time and follows RFC 8288
 ``Link: <...>; rel="next"`` resolved against the URL that answered; a next URL
@@ -81,6 +83,10 @@ _CHUNK = 64 * 1024
 # Token lifetime below which we refetch rather than risk a token expiring in flight.
 _MIN_TOKEN_LIFETIME = 60
 _MAX_CACHED_TOKENS = 64
+# Never forwarded to another origin, whoever set them.
+_SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "x-jfrog-art-api"}
+)
 _X509_EXPIRED = 10
 _X509_NOT_YET_VALID = 9
 _X509_HOSTNAME_MISMATCH = 62
@@ -658,11 +664,20 @@ class Transport:
         stream: bool = False,
         data: Any = None,
     ) -> requests.Response:
-        """Send, following redirects; Authorization stays on ``auth_origin``."""
+        """Send, following redirects; Authorization stays on ``auth_origin``.
+
+        Secrets the caller put in ``headers`` stay on the origin of ``url``.
+        """
+        first_origin = origin_of(url)
         for _ in range(MAX_REDIRECTS + 1):
             self._check_scheme(url)
-            hop_headers = dict(headers)
-            if authorization and origin_of(url) == auth_origin:
+            hop_origin = origin_of(url)
+            hop_headers = {
+                name: value
+                for name, value in headers.items()
+                if hop_origin == first_origin or name.lower() not in _SECRET_HEADERS
+            }
+            if authorization and hop_origin == auth_origin:
                 hop_headers["Authorization"] = authorization
             try:
                 response = self.session.request(

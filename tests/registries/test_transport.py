@@ -455,6 +455,26 @@ def test_redirect_to_another_host_carries_no_authorization(stub, other_host):
     assert registry.received[-1].header("Authorization") == basic("alice", "pw")
 
 
+def test_secret_headers_from_the_caller_stay_on_their_origin(stub):
+    storage = stub(lambda request: Reply(200, {"blob": True}), host="127.0.0.2")
+    registry = stub(
+        lambda request: Reply(302, b"", {"Location": f"{storage.url}/blob"})
+    )
+    secrets = {
+        "Authorization": "Bearer api-token",
+        "X-JFrog-Art-Api": "key",
+        "X-Harmless": "kept",
+    }
+    with Transport(stub_config(registry.url)) as transport:
+        transport.request("GET", "/v2/a/blobs/x", headers=secrets)
+    assert registry.received[0].header("X-JFrog-Art-Api") == "key"
+    assert registry.received[0].header("Authorization") == "Bearer api-token"
+    forwarded = storage.received[0]
+    assert forwarded.header("Authorization") is None
+    assert forwarded.header("X-JFrog-Art-Api") is None
+    assert forwarded.header("X-Harmless") == "kept"
+
+
 def test_redirect_within_the_registry_keeps_authorization(stub):
     holder = {}
     registry = blob_registry(stub, lambda: f"{holder['url']}/v2/a/moved")
@@ -609,6 +629,14 @@ def test_link_header_parsing():
     assert links[0][1] == {"rel": "next", "title": "a, b"}
     assert links[1][1]["rel"] == "prev"
     assert links[2][1]["rel"] == "next last"
+
+
+def test_streamed_responses_are_left_to_the_caller(stub):
+    server = stub(lambda request: Reply(200, b"y" * 100_000))
+    with Transport(stub_config(server.url, max_body_bytes=1000)) as transport:
+        response = transport.request("GET", "/v2/a/blobs/x", stream=True)
+        with response:
+            assert sum(len(c) for c in response.iter_content(8192)) == 100_000
 
 
 # -- network failures ----------------------------------------------------------------
