@@ -16,6 +16,7 @@ from registries.clients import errors
 from registries.clients.base import RegistryAdapter
 from registries.clients.harbor import HarborClient
 from registries.clients.types import ClientConfig, Platform
+from registries.clients.v2 import V2Client
 from tests.fakes import FakeServer, json_reply
 from tests.registries.conftest_fakes import fake_harbor
 
@@ -193,3 +194,27 @@ def test_unknown_tag_and_malformed_name_raise_not_found(harbor):
         client.describe("team/tools", "nope")
     with pytest.raises(errors.NotFound):
         client.list_tags("no-project-part")
+
+
+def test_registry_side_gives_the_catalog_to_system_admins_only(harbor):
+    def v2_client(username, password):
+        config = ClientConfig(
+            base_url=harbor.url,
+            username=username,
+            password=password,
+            allow_plain_http=True,
+        )
+        return V2Client(config)
+
+    admin = v2_client("admin", "Harbor12345")
+    robot = v2_client(ROBOT, "robotpass")
+
+    assert [i.name for i in admin.list_repositories()] == sorted(harbor.store.tags)
+    with pytest.raises(errors.Forbidden):
+        list(robot.list_repositories())
+    # The lower-case www-authenticate challenge still leads to a working token.
+    assert robot.list_tags("team/tools") == ["latest"]
+    token_gets = [
+        r for r in harbor.requests if r.path == "/service/token" and r.method == "GET"
+    ]
+    assert {r.param("service") for r in token_gets} == {"harbor-registry"}
