@@ -330,6 +330,7 @@ def _probe_docker_hub(
         access = _check_access(client.registry.ping, has_credentials)
     extra = ["no catalog; searched live"]
     if access.reachable:
+        # Any query shows that the search the adapter depends on answers.
         client.search("library", limit=1)
     return ProbeResult(
         api_version=ApiVersion.V2,
