@@ -179,8 +179,39 @@ PORTOLAN_CREATE_DOCKER_HUB = env_bool("PORTOLAN_CREATE_DOCKER_HUB", True)
 REGISTRY_CONNECT_TIMEOUT = float(env_int("REGISTRY_CONNECT_TIMEOUT", 5, minimum=1))
 REGISTRY_READ_TIMEOUT = float(env_int("REGISTRY_READ_TIMEOUT", 20, minimum=1))
 
+def _api_rate(name: str, default: str) -> str | None:
+    """Return a DRF rate such as ``600/minute``, or None for "off"."""
+    raw = env_str(name, default).strip().lower()
+    if raw in {"", "off", "none"}:
+        return None
+    count, _, period = raw.partition("/")
+    if not count.isdigit() or period not in {"second", "minute", "hour", "day"}:
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} is not a rate; write e.g. 600/minute, or off."
+        )
+    return raw
+
+
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "portal.api.schema.PortalAutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Token first: its scheme names the WWW-Authenticate header of 401s.
+        "portal.api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "portal.api.throttling.ApiUserRateThrottle",
+        "portal.api.throttling.ApiAnonRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": _api_rate("API_RATE_USER", "1200/minute"),
+        "anon": _api_rate("API_RATE_ANON", "60/minute"),
+    },
+    "EXCEPTION_HANDLER": "portal.api.exceptions.api_exception_handler",
+    "URL_FORMAT_OVERRIDE": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Portolan API",
@@ -190,4 +221,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Separate request and response components, so read-only fields are not inputs.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"RoleEnum": "portal.models.Role"},
 }

@@ -31,4 +31,6 @@ urlpatterns = [
     path("", include("registries.urls")),
     path("library/", include("library.urls")),
     path("django-admin/", admin.site.urls),
+    path("api/v1/", include("portal.api.urls")),
+    path("account/api-tokens/", include("portal.api.page_urls")),
 ]

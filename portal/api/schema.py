@@ -1,0 +1,39 @@
+"""OpenAPI generation: document the error responses every operation may give."""
+
+from __future__ import annotations
+
+from drf_spectacular.openapi import AutoSchema
+
+from portal.api.exceptions import ErrorSerializer
+
+# Status codes any API operation may answer with, beside its success.
+_COMMON_ERRORS = {
+    "400": "The input (query or body) is not valid.",
+    "401": "Not signed in, or the API token is not valid.",
+    "403": "Signed in, but not allowed to do this.",
+    "404": "No such object, or one you may not see.",
+    "406": "The Accept header asks for something other than JSON.",
+    "429": "Too many requests; retry after the Retry-After header's seconds.",
+}
+_WRITE_ERRORS = {
+    "409": "A change made at the same time conflicts with this one.",
+    "415": "The body is not JSON.",
+}
+
+
+class PortalAutoSchema(AutoSchema):
+    """drf-spectacular's schema plus the shared error body on every operation."""
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        errors = dict(_COMMON_ERRORS)
+        if self.method in {"POST", "PUT", "PATCH"}:
+            errors.update(_WRITE_ERRORS)
+        elif self.method == "DELETE":
+            errors["409"] = _WRITE_ERRORS["409"]
+        for code, description in errors.items():
+            if code not in responses:
+                response = self._get_response_for_code(ErrorSerializer, code)
+                response["description"] = description
+                responses[code] = response
+        return responses

@@ -1,0 +1,511 @@
+"""API views: parse, call the same selector or service as the page, serialise.
+
+Permission decisions are the selectors' (``project_for_user``,
+``project_for_admin``, ``registry_for_read``/``registry_for_write``, ...): an
+outsider gets 404, a member without the right role 403, exactly as on the pages.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+from portal import selectors, services
+from portal.api import serializers as s
+from portal.api.base import PortalAPIView, project_parameter
+from portal.api.pagination import BoundedPageNumberPagination
+from registries import access, connect
+from registries import selectors as registry_selectors
+from registries import services as registry_services
+
+
+def _require_portal_admin(user, message: str) -> None:
+    if not selectors.is_portal_admin(user):
+        raise PermissionDenied(message)
+
+
+def _text_param(name: str, description: str) -> OpenApiParameter:
+    return OpenApiParameter(
+        name, OpenApiTypes.STR, OpenApiParameter.QUERY, description=description
+    )
+
+
+class ListMixin:
+    """Paginate a queryset and serialise the page."""
+
+    pagination_class = BoundedPageNumberPagination
+
+    def paginated(self, queryset):
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+# -- you and your projects -------------------------------------------------------
+
+
+class MeView(PortalAPIView):
+    serializer_class = s.MeSerializer
+
+    @extend_schema(summary="Who you are, and your projects with your role in each")
+    def get(self, request):
+        projects = selectors.projects_for_user(request.user).order_by("name")
+        data = s.me_data(request.user, projects)
+        return Response(self.get_serializer(data).data)
+
+
+class ProjectListView(ListMixin, PortalAPIView):
+    serializer_class = s.ProjectSerializer
+
+    @extend_schema(
+        summary="Your projects (every project for portal admins)",
+        responses=s.ProjectSerializer(many=True),
+    )
+    def get(self, request):
+        return self.paginated(
+            selectors.projects_for_user(request.user).order_by("name", "pk")
+        )
+
+    @extend_schema(
+        summary="Create a project (portal admins)",
+        request=s.ProjectCreateSerializer,
+        responses={201: s.ProjectSerializer},
+    )
+    def post(self, request):
+        _require_portal_admin(request.user, _("Only portal admins create projects."))
+        form = s.ProjectCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        project = services.project_create(
+            acting_user=request.user, **form.validated_data
+        )
+        return Response(
+            self.get_serializer(project).data, status=status.HTTP_201_CREATED
+        )
+
+
+class ProjectDetailView(PortalAPIView):
+    serializer_class = s.ProjectSerializer
+
+    @extend_schema(summary="One of your projects")
+    def get(self, request, slug):
+        return Response(
+            self.get_serializer(selectors.project_for_user(request.user, slug)).data
+        )
+
+    @extend_schema(
+        summary="Delete a project and its own registry entries (portal admins)",
+        responses={204: None},
+    )
+    def delete(self, request, slug):
+        project = selectors.project_for_user(request.user, slug)
+        _require_portal_admin(request.user, _("Only portal admins delete projects."))
+        services.project_delete(acting_user=request.user, project=project)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# -- members ------------------------------------------------------------------------
+
+
+def _membership(project, username: str):
+    membership = (
+        selectors.project_members(project).filter(user__username=username).first()
+    )
+    if membership is None:
+        raise Http404(_("No such member."))
+    return membership
+
+
+class MemberListView(ListMixin, PortalAPIView):
+    serializer_class = s.MemberSerializer
+
+    @extend_schema(
+        summary="Members of a project and their roles",
+        responses=s.MemberSerializer(many=True),
+    )
+    def get(self, request, slug):
+        project = selectors.project_for_user(request.user, slug)
+        return self.paginated(selectors.project_members(project))
+
+    @extend_schema(
+        summary="Add a member (project admins)",
+        request=s.MemberAddSerializer,
+        responses={201: s.MemberSerializer},
+    )
+    def post(self, request, slug):
+        project = selectors.project_for_admin(request.user, slug)
+        form = s.MemberAddSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        username = form.validated_data["username"]
+        user = selectors.users_not_in_project(project).filter(username=username).first()
+        if user is None:
+            if project.memberships.filter(user__username=username).exists():
+                message = _("“%(name)s” is already a member.")
+            else:
+                message = _("There is no active user “%(name)s”.")
+            raise exceptions.ValidationError(
+                {"username": [message % {"name": username}]}
+            )
+        membership = services.membership_add(
+            acting_user=request.user,
+            project=project,
+            user=user,
+            role=form.validated_data["role"],
+        )
+        return Response(
+            self.get_serializer(membership).data, status=status.HTTP_201_CREATED
+        )
+
+
+class MemberDetailView(PortalAPIView):
+    serializer_class = s.MemberSerializer
+
+    @extend_schema(summary="One member of a project")
+    def get(self, request, slug, username):
+        project = selectors.project_for_user(request.user, slug)
+        return Response(self.get_serializer(_membership(project, username)).data)
+
+    @extend_schema(
+        summary="Change a member's role (project admins)",
+        request=s.MemberRoleSerializer,
+    )
+    def patch(self, request, slug, username):
+        project = selectors.project_for_admin(request.user, slug)
+        membership = _membership(project, username)
+        form = s.MemberRoleSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        membership = services.membership_change_role(
+            acting_user=request.user,
+            membership=membership,
+            role=form.validated_data["role"],
+        )
+        return Response(self.get_serializer(membership).data)
+
+    @extend_schema(summary="Remove a member (project admins)", responses={204: None})
+    def delete(self, request, slug, username):
+        project = selectors.project_for_admin(request.user, slug)
+        services.membership_remove(
+            acting_user=request.user, membership=_membership(project, username)
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# -- registry entries ------------------------------------------------------------------
+
+
+class RegistryListView(ListMixin, PortalAPIView):
+    serializer_class = s.RegistrySerializer
+    query_params = ("project",)
+
+    @extend_schema(
+        summary="Registry entries: global ones, and the project's own with ?project=",
+        parameters=[
+            project_parameter(
+                required=False,
+                description=_(
+                    "List this project's entries beside the global ones (enabled "
+                    "or not). Without it, only global entries."
+                ),
+            )
+        ],
+        responses=s.RegistrySerializer(many=True),
+    )
+    def get(self, request):
+        project = self.project_from_query(required=False)
+        rows = registry_selectors.registries_listed(request.user, project).order_by(
+            "name", "address", "namespace", "pk"
+        )
+        return self.paginated(rows)
+
+    @extend_schema(
+        summary="Add a registry entry: global, or a project's with ?project=",
+        parameters=[
+            project_parameter(
+                required=False,
+                description=_(
+                    "Add the entry to this project; without it the entry is global."
+                ),
+            )
+        ],
+        request=s.RegistryWriteSerializer,
+        responses={201: s.RegistrySerializer},
+    )
+    def post(self, request):
+        project = self.project_from_query(required=False)
+        if project is None:
+            _require_portal_admin(
+                request.user, _("Only portal admins add global registries.")
+            )
+        elif not selectors.can_manage_project(request.user, project):
+            raise PermissionDenied(_("Only project admins add project registries."))
+        form = s.RegistryWriteSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        fields, password = form.service_fields()
+        registry = registry_services.registry_create(
+            acting_user=request.user, project=project, password=password or "", **fields
+        )
+        return Response(
+            self.get_serializer(registry).data, status=status.HTTP_201_CREATED
+        )
+
+
+class RegistryDetailView(PortalAPIView):
+    serializer_class = s.RegistrySerializer
+
+    @extend_schema(summary="One registry entry")
+    def get(self, request, pk):
+        registry = registry_selectors.registry_for_read(request.user, pk)
+        return Response(self.get_serializer(registry).data)
+
+    @extend_schema(
+        summary="Change a registry entry; no password (or an empty one) keeps it",
+        request=s.RegistryWriteSerializer(partial=True),
+    )
+    def patch(self, request, pk):
+        registry = registry_selectors.registry_for_write(request.user, pk)
+        form = s.RegistryWriteSerializer(data=request.data, partial=True)
+        form.is_valid(raise_exception=True)
+        fields, password = form.service_fields()
+        registry = registry_services.registry_update(
+            acting_user=request.user, registry=registry, password=password, **fields
+        )
+        return Response(self.get_serializer(registry).data)
+
+    @extend_schema(summary="Delete a registry entry", responses={204: None})
+    def delete(self, request, pk):
+        registry = registry_selectors.registry_for_write(request.user, pk)
+        registry_services.registry_delete(acting_user=request.user, registry=registry)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class _RegistrySwitchView(PortalAPIView):
+    serializer_class = s.RegistrySerializer
+    enabled: bool
+
+    def post(self, request, pk):
+        registry = registry_selectors.registry_for_write(request.user, pk)
+        registry = registry_services.registry_set_enabled(
+            acting_user=request.user, registry=registry, enabled=self.enabled
+        )
+        return Response(self.get_serializer(registry).data)
+
+
+@extend_schema(summary="Enable a registry entry", request=None)
+class RegistryEnableView(_RegistrySwitchView):
+    enabled = True
+
+
+@extend_schema(
+    summary="Disable a registry entry: it vanishes from search and deploy checks",
+    request=None,
+)
+class RegistryDisableView(_RegistrySwitchView):
+    enabled = False
+
+
+def _outcome_data(outcome: connect.VerifyOutcome) -> dict:
+    certificate = outcome.certificate
+    return {
+        "ok": outcome.ok,
+        "message": outcome.message,
+        "code": outcome.code,
+        "api_version": outcome.api_version,
+        "flavour": outcome.flavour,
+        "retryable": outcome.retryable,
+        "certificate": None
+        if certificate is None
+        else {
+            "subject": certificate.subject,
+            "issuer": certificate.issuer,
+            "sans": list(certificate.sans),
+            "sha256_fingerprint": certificate.sha256_fingerprint,
+            "not_before": certificate.not_before,
+            "not_after": certificate.not_after,
+            "self_signed": certificate.self_signed,
+            "pem": certificate.pem,
+        },
+    }
+
+
+def _verify_and_record(registry) -> connect.VerifyOutcome:
+    outcome = connect.verify(registry)
+    registry_services.registry_record_verification(
+        registry=registry,
+        ok=outcome.ok,
+        message=outcome.message,
+        api_version=outcome.api_version,
+        flavour=outcome.flavour,
+    )
+    return outcome
+
+
+class RegistryVerifyView(PortalAPIView):
+    serializer_class = s.VerifyOutcomeSerializer
+
+    @extend_schema(
+        summary="Verify an entry now and record the outcome as its health",
+        request=None,
+    )
+    def post(self, request, pk):
+        registry = registry_selectors.registry_for_write(request.user, pk)
+        return Response(
+            self.get_serializer(_outcome_data(_verify_and_record(registry))).data
+        )
+
+
+def _fingerprint(value: str) -> str:
+    return value.replace(":", "").strip().lower()
+
+
+class RegistryTrustView(PortalAPIView):
+    """Trust the certificate the registry presents now, if it is the one approved.
+
+    The certificate is fetched again from the server, never taken from the
+    request, and stored only if its fingerprint equals the approved one.
+    """
+
+    serializer_class = s.VerifyOutcomeSerializer
+
+    @extend_schema(
+        summary="Trust the registry's certificate you were shown by Verify",
+        request=s.TrustSerializer,
+    )
+    def post(self, request, pk):
+        registry = registry_selectors.registry_for_write(request.user, pk)
+        form = s.TrustSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        approved = _fingerprint(form.validated_data["sha256"])
+        outcome = connect.verify(registry)
+        certificate = outcome.certificate
+        if certificate is None:
+            raise exceptions.ValidationError(
+                {
+                    "sha256": [
+                        _("The registry presents no certificate to trust: %(message)s")
+                        % {"message": outcome.message}
+                    ]
+                }
+            )
+        if _fingerprint(certificate.sha256_fingerprint) != approved:
+            raise exceptions.ValidationError(
+                {
+                    "sha256": [
+                        _(
+                            "The registry's certificate is not the one you approved "
+                            "(it has SHA-256 %(seen)s); verify again before "
+                            "trusting it."
+                        )
+                        % {"seen": certificate.sha256_fingerprint}
+                    ]
+                }
+            )
+        registry_services.registry_trust_certificate(
+            acting_user=request.user,
+            registry=registry,
+            pem=certificate.pem,
+            sha256=certificate.sha256_fingerprint,
+        )
+        return Response(
+            self.get_serializer(_outcome_data(_verify_and_record(registry))).data
+        )
+
+
+# -- audit log ------------------------------------------------------------------------
+
+
+class AuditListView(ListMixin, PortalAPIView):
+    serializer_class = s.AuditEntrySerializer
+    query_params = ("action", "actor", "object_type", "project")
+
+    @extend_schema(
+        summary="The audit log, newest first (portal admins)",
+        parameters=[
+            _text_param("action", "Exact action, e.g. registry.update."),
+            _text_param("actor", "Username of who made the change."),
+            _text_param("object_type", "e.g. registry, project, membership."),
+            _text_param("project", "Slug of the project the change belongs to."),
+        ],
+        responses=s.AuditEntrySerializer(many=True),
+    )
+    def get(self, request):
+        _require_portal_admin(request.user, _("Only portal admins read the audit log."))
+        entries = selectors.audit_entries()
+        filters = {
+            "action": "action",
+            "actor": "actor_name",
+            "object_type": "object_type",
+            "project": "project__slug",
+        }
+        for param, lookup in filters.items():
+            value = request.query_params.get(param)
+            if value is None:
+                continue
+            if len(value) > 150 or "\x00" in value:
+                raise exceptions.ValidationError(
+                    {param: [_("Give at most 150 printable characters.")]}
+                )
+            entries = entries.filter(**{lookup: value})
+        return self.paginated(entries)
+
+
+# -- the deploy guard ------------------------------------------------------------
+
+
+def _access_data(decision: access.AccessDecision) -> dict:
+    reference = decision.reference
+    entry = decision.registry
+    return {
+        "allowed": decision.allowed,
+        "code": decision.code,
+        "reason": decision.reason,
+        "registry": reference.domain,
+        "repository": reference.repository,
+        "tag": reference.tag or (None if reference.digest else "latest"),
+        "digest": decision.digest or None,
+        "pull_reference": decision.pull_reference or None,
+        "registry_entry": None
+        if entry is None
+        else {
+            "id": entry.pk,
+            "name": entry.name,
+            "address": entry.address,
+            "namespace": entry.namespace,
+            "project": entry.project,
+        },
+    }
+
+
+class AccessCheckView(PortalAPIView):
+    """Answer deploy tools: may this project run this image, and at which digest?"""
+
+    serializer_class = s.AccessCheckResponseSerializer
+
+    @extend_schema(
+        summary="May a project use an image? (the deploy guard)",
+        description=(
+            "Allowed only if an enabled registry entry available to the project "
+            "serves the image's host and its namespace holds the repository, and "
+            "(unless require_exists is false) the image is in the index or the "
+            "registry answers for it. A reference without a host means Docker Hub. "
+            "The answer pins the digest that was checked."
+        ),
+        request=s.AccessCheckRequestSerializer,
+    )
+    def post(self, request):
+        form = s.AccessCheckRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        project = self.project_from_slug(form.validated_data["project"])
+        try:
+            reference = access.parse_reference(form.validated_data["image"])
+        except ValidationError as exc:
+            raise exceptions.ValidationError({"image": exc.messages}) from None
+        decision = access.check_access(
+            user=request.user,
+            project=project,
+            reference=reference,
+            require_exists=form.validated_data["require_exists"],
+        )
+        return Response(self.get_serializer(_access_data(decision)).data)
