@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from portal import selectors, services
 from portal.forms import MemberAddForm, MemberRoleForm, ProjectForm
@@ -54,9 +55,8 @@ def project_switch(request):
         rest = parts[1].split("/", 1)[1]
         target = f"{parts[0]}/projects/{project.slug}/{rest}"
     if request.htmx:
-        response = redirect(target)
-        response["HX-Redirect"] = target
-        return response
+        # A 302 would be followed inside the XHR and the browser would not move.
+        return HttpResponseClientRedirect(target)
     return redirect(target)
 
 

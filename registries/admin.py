@@ -10,6 +10,8 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.admin import PortalAdminAccess
 from registries import services
+from registries.clients.tls import normalise_fingerprint
+from registries.forms import validate_ca_pem
 from registries.models import Registry
 from registries.services import password_needed_again, password_needed_error
 
@@ -40,6 +42,17 @@ class RegistryAdminForm(forms.ModelForm):
             "allow_plain_http",
             "crawl_interval_minutes",
         ]
+
+    def clean_ca_pem(self):
+        return validate_ca_pem(self.cleaned_data["ca_pem"])
+
+    def clean_pinned_sha256(self):
+        value = normalise_fingerprint(self.cleaned_data["pinned_sha256"])
+        if value and len(value) != 64:
+            raise forms.ValidationError(
+                _("Enter the certificate's SHA-256 fingerprint: 64 hex digits.")
+            )
+        return value
 
     def clean(self):
         cleaned = super().clean()

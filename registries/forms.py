@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ssl
+
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.validators import MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from registries.models import Registry
@@ -47,13 +50,17 @@ class RegistryForm(forms.ModelForm):
             self.fields["password"].help_text = _(
                 "A password is stored. Leave empty to keep it."
             )
-        self.fields["crawl_interval_minutes"].min_value = 1
+        interval = self.fields["crawl_interval_minutes"]
+        # One clear minimum instead of the model field's generic "≥ 0".
+        interval.validators = [
+            validator
+            for validator in interval.validators
+            if not isinstance(validator, MinValueValidator)
+        ] + [MinValueValidator(1, message=_("Crawl at most once a minute."))]
+        interval.widget.attrs["min"] = 1
 
-    def clean_crawl_interval_minutes(self):
-        value = self.cleaned_data["crawl_interval_minutes"]
-        if value < 1:
-            raise ValidationError(_("Crawl at most once a minute."))
-        return value
+    def clean_ca_pem(self):
+        return validate_ca_pem(self.cleaned_data["ca_pem"])
 
     def clean(self):
         cleaned = super().clean()
@@ -74,6 +81,24 @@ class RegistryForm(forms.ModelForm):
         data = dict(self.cleaned_data)
         data.pop("password", None)
         return data
+
+
+def validate_ca_pem(value: str) -> str:
+    """Return ``value`` if it holds PEM certificates a TLS client can trust."""
+    if not value.strip():
+        return ""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        context.load_verify_locations(cadata=value)
+    except (ssl.SSLError, ValueError):
+        raise ValidationError(
+            _(
+                "Paste one or more PEM certificates, each from "
+                "-----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----."
+            ),
+            code="pem",
+        ) from None
+    return value.strip() + "\n"
 
 
 def apply_validation_error(form: forms.Form, exc: ValidationError) -> None:
