@@ -48,6 +48,26 @@ def require_skopeo() -> str:
     return path
 
 
+REGISTRY_FIXTURES = frozenset(
+    {
+        "http_registry",
+        "https_registry",
+        "basic_registry",
+        "token_registry",
+        "registry",
+        "seeded",
+        "start_registry",
+    }
+)
+
+
+def pytest_collection_modifyitems(items):
+    """Mark every test that runs the real registry with ``registry``."""
+    for item in items:
+        if REGISTRY_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.registry)
+
+
 @pytest.fixture(scope="session")
 def test_ca() -> TestCA:
     """Return the CA that signs every test certificate of the session."""

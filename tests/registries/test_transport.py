@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from registries.clients import errors
+from registries.clients.tls import certificate_info
 from registries.clients.transport import (
     Transport,
     error_message,
@@ -629,6 +630,16 @@ def test_link_header_parsing():
     assert links[0][1] == {"rel": "next", "title": "a, b"}
     assert links[1][1]["rel"] == "prev"
     assert links[2][1]["rel"] == "next last"
+
+
+def test_certificate_info_reads_pem_and_der(test_ca):
+    leaf = test_ca.issue("registry.test", "10.1.2.3")
+    from_pem = certificate_info(leaf.cert_pem)
+    assert from_pem == certificate_info(leaf.der)
+    assert from_pem.sans == ("DNS:registry.test", "IP:10.1.2.3")
+    assert from_pem.sha256_fingerprint == leaf.sha256
+    assert not from_pem.self_signed
+    assert certificate_info(test_ca.cert_pem).self_signed
 
 
 def test_streamed_responses_are_left_to_the_caller(stub):

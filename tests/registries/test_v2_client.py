@@ -74,9 +74,6 @@ def client(seeded):
         yield client
 
 
-pytestmark = pytest.mark.registry
-
-
 # -- every mode ---------------------------------------------------------------------
 
 
