@@ -60,7 +60,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
@@ -503,7 +503,6 @@ class Transport:
                 continue
             break
         self._raise_auth_failed(response, url)
-        return response  # pragma: no cover - _raise_auth_failed always raises
 
     def _challenges(self, response: requests.Response) -> list[Challenge]:
         # requests' headers are case-insensitive; several header lines are
@@ -518,7 +517,7 @@ class Transport:
                 status=401,
             ) from exc
 
-    def _raise_auth_failed(self, response: requests.Response, url: str) -> None:
+    def _raise_auth_failed(self, response: requests.Response, url: str) -> NoReturn:
         detail = error_message(response)
         if self._has_credentials:
             message = f"The registry rejected the credentials of {self._who()}."
