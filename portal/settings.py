@@ -179,6 +179,43 @@ PORTOLAN_CREATE_DOCKER_HUB = env_bool("PORTOLAN_CREATE_DOCKER_HUB", True)
 REGISTRY_CONNECT_TIMEOUT = float(env_int("REGISTRY_CONNECT_TIMEOUT", 5, minimum=1))
 REGISTRY_READ_TIMEOUT = float(env_int("REGISTRY_READ_TIMEOUT", 20, minimum=1))
 
+# The built-in registry (manage.py builtin_registry config|serve); the portal is
+# its token service at PORTAL_URL/auth/token. Always HTTPS: a certificate the
+# operator provides (both _TLS_CERT and _TLS_KEY) or one from the portal's CA.
+BUILTIN_REGISTRY_ADDRESS = env_str("BUILTIN_REGISTRY_ADDRESS", "127.0.0.1:5000")
+if BUILTIN_REGISTRY_ADDRESS.lower().startswith("http://"):
+    raise ImproperlyConfigured(
+        "BUILTIN_REGISTRY_ADDRESS must not be http://: the built-in registry is "
+        "always served over HTTPS."
+    )
+BUILTIN_REGISTRY_LISTEN = env_str("BUILTIN_REGISTRY_LISTEN", "")
+BUILTIN_REGISTRY_DIR = env_str("BUILTIN_REGISTRY_DIR", "")  # "" = DATA_DIR/registry
+BUILTIN_REGISTRY_SERVICE = env_str("BUILTIN_REGISTRY_SERVICE", "portolan-registry")
+BUILTIN_REGISTRY_ISSUER = env_str("BUILTIN_REGISTRY_ISSUER", "portolan")
+BUILTIN_REGISTRY_TOKEN_TTL = env_int("BUILTIN_REGISTRY_TOKEN_TTL", 300, minimum=60)
+BUILTIN_REGISTRY_TOKEN_ALGORITHM = env_str("BUILTIN_REGISTRY_TOKEN_ALGORITHM", "RS256")
+if BUILTIN_REGISTRY_TOKEN_ALGORITHM not in ("RS256", "ES256"):
+    raise ImproperlyConfigured(
+        f"BUILTIN_REGISTRY_TOKEN_ALGORITHM={BUILTIN_REGISTRY_TOKEN_ALGORITHM!r}: "
+        "use RS256 or ES256."
+    )
+BUILTIN_REGISTRY_TLS_CERT = env_str("BUILTIN_REGISTRY_TLS_CERT", "")
+BUILTIN_REGISTRY_TLS_KEY = env_str("BUILTIN_REGISTRY_TLS_KEY", "")
+BUILTIN_REGISTRY_TLS_CA = env_str("BUILTIN_REGISTRY_TLS_CA", "")
+if bool(BUILTIN_REGISTRY_TLS_CERT) != bool(BUILTIN_REGISTRY_TLS_KEY):
+    raise ImproperlyConfigured(
+        "Set both BUILTIN_REGISTRY_TLS_CERT and BUILTIN_REGISTRY_TLS_KEY, or neither "
+        "(the portal then issues a certificate from its own CA)."
+    )
+# Failed sign-ins at the token service per username and address before a pause.
+BUILTIN_REGISTRY_AUTH_MAX_FAILURES = env_int(
+    "BUILTIN_REGISTRY_AUTH_MAX_FAILURES", 5, minimum=1
+)
+BUILTIN_REGISTRY_AUTH_LOCKOUT_SECONDS = env_int(
+    "BUILTIN_REGISTRY_AUTH_LOCKOUT_SECONDS", 300, minimum=1
+)
+
+
 def _api_rate(name: str, default: str) -> str | None:
     """Return a DRF rate such as ``600/minute``, or None for "off"."""
     raw = env_str(name, default).strip().lower()

@@ -29,6 +29,8 @@ urlpatterns = [
     path("administration/projects/", views.project_admin_list, name="project_admin_list"),
     path("administration/audit/", views.audit_log, name="audit_log"),
     path("", include("registries.urls")),
+    # The built-in registry: its token service at /auth/token, robots, tokens.
+    path("", include("registries.builtin.urls")),
     path("library/", include("library.urls")),
     path("django-admin/", admin.site.urls),
     path("api/v1/", include("portal.api.urls")),

@@ -244,3 +244,8 @@ class Registry(models.Model):
             repo = repository.removeprefix("library/")
             return f"{repo}:{tag}"
         return f"{self.host}/{repository}:{tag}"
+
+
+# Robot accounts and access tokens of the built-in registry live in their own
+# module; importing them here registers them with the registries app.
+from registries.builtin.models import PersonalAccessToken, RobotAccount  # noqa: E402, F401
