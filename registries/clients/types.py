@@ -100,9 +100,10 @@ class Platform:
 class TagDetails:
     """One tag resolved to its manifest and image configuration.
 
-    ``size`` is the compressed size (layers plus config) of a single image, or the
-    largest child for an index / manifest list. ``platforms`` lists every platform
-    of an index, or the one of a single image.
+    ``size`` is the compressed size (layers plus config) of a single image; for an
+    index / manifest list it is that of the first platform image, whose config also
+    gives ``created`` and ``labels`` (fetching every child would count as a pull
+    each). ``platforms`` lists every platform of an index, or the one image's.
     """
 
     repository: str
