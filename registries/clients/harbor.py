@@ -22,8 +22,8 @@ from requests.adapters import BaseAdapter
 
 from . import errors
 from .transport import Transport, origin_of
-from .types import ClientConfig, Platform, RepositoryInfo, TagDetails
-from .v2 import parse_created
+from .types import ClientConfig, RepositoryInfo, TagDetails
+from .v2 import _labels, _platform, parse_created
 
 API = "/api/v2.0"
 # Harbor refuses page_size above 100.
@@ -212,6 +212,7 @@ class HarborClient:
             r for r in artifact.get("references") or () if isinstance(r, dict)
         ]
         if not references:
+            # extra_attrs has the shape of an image config: read it alike.
             attrs = artifact.get("extra_attrs") or {}
             platform = _platform(attrs)
             return TagDetails(
@@ -268,19 +269,3 @@ class HarborClient:
 def int_or_none(value: object) -> int | None:
     """Return ``value`` if it is a real integer (not a bool), else ``None``."""
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _platform(attrs: dict) -> Platform | None:
-    os_name, architecture = attrs.get("os"), attrs.get("architecture")
-    if not isinstance(os_name, str) or not isinstance(architecture, str):
-        return None
-    variant = attrs.get("variant")
-    return Platform(os_name, architecture, variant if isinstance(variant, str) else "")
-
-
-def _labels(attrs: dict) -> dict[str, str]:
-    config = attrs.get("config")
-    labels = config.get("Labels") if isinstance(config, dict) else None
-    if not isinstance(labels, dict):
-        return {}
-    return {str(k): str(v) for k, v in labels.items()}
