@@ -29,6 +29,17 @@ run: $(VENV)/.runtime
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py ensure_admin
 	@echo "Portolan is at http://$(HOST):$(PORT)/"
+	@# The built-in registry runs beside the portal when docker-registry is installed.
+	@export PORTAL_URL="$${PORTAL_URL:-http://$(HOST):$(PORT)}"; \
+	if command -v docker-registry >/dev/null 2>&1; then \
+		log="$${PORTAL_DATA_DIR:-var}/builtin-registry.log"; mkdir -p "$$(dirname "$$log")"; \
+		$(PY) manage.py builtin_registry serve >>"$$log" 2>&1 & registry=$$!; \
+		trap 'kill $$registry 2>/dev/null' EXIT INT TERM; \
+		echo "The built-in registry runs beside it (log: $$log; see /builtin-registry/)."; \
+	else \
+		echo "The built-in registry is off: install docker-registry to run it" \
+			"(Debian/Ubuntu: sudo apt-get install docker-registry)."; \
+	fi; \
 	$(PY) manage.py runserver --noreload $(HOST):$(PORT)
 
 system-packages:
