@@ -103,6 +103,16 @@ def v2_error(status: int, code: str, message: str, headers: Iterable = ()) -> Re
     return json_reply(body, status, headers)
 
 
+def bearer_challenge(realm: str, service: str, scope: str = "", error: str = "") -> str:
+    """Return a ``Bearer`` challenge value as registries send it."""
+    value = f'Bearer realm="{realm}",service="{service}"'
+    if scope:
+        value += f',scope="{scope}"'
+    if error:
+        value += f',error="{error}"'
+    return value
+
+
 def sha256_digest(data: bytes) -> str:
     """Return the ``sha256:<hex>`` content digest of ``data``."""
     return "sha256:" + hashlib.sha256(data).hexdigest()

@@ -11,12 +11,20 @@ exceeds the limit (HEADs are not counted).
 
 from __future__ import annotations
 
-import math
 import secrets
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlencode
 
-from . import FakeServer, ImageStore, Reply, Request, json_reply, v2_error
+from . import (
+    FakeServer,
+    ImageStore,
+    Reply,
+    Request,
+    bearer_challenge,
+    json_reply,
+    v2_error,
+)
+from .v1 import index_search_reply
 
 SERVICE = "registry.docker.io"
 
@@ -121,93 +129,71 @@ class FakeDockerHub:
             if needle in name.lower() or needle in repo.description.lower()
         ]
 
-    def _page(self, request: Request, items: list, default_size: int):
+    def _hub_list(self, request: Request, items: list, default_size: int, render):
+        """Answer one page of a hub API list, with absolute next/previous URLs."""
         page = int(request.param("page") or 1)
         size = min(int(request.param("page_size") or default_size), 100)
-        chunk = items[(page - 1) * size : page * size]
+        params = {k: v[0] for k, v in request.query.items()}
+
+        def page_url(base: str, to_page: int) -> str:
+            query = urlencode({**params, "page": to_page, "page_size": size})
+            return f"{base}{request.path}?{query}"
+
         next_url = None
         if page * size < len(items):
-            params = {k: v[0] for k, v in request.query.items()}
-            params.update(page=page + 1, page_size=size)
-            base = self.next_base or self.hub.url
-            next_url = f"{base}{request.path}?{urlencode(params)}"
-        previous = None
-        if page > 1:
-            params = {k: v[0] for k, v in request.query.items()}
-            params.update(page=page - 1, page_size=size)
-            previous = f"{self.hub.url}{request.path}?{urlencode(params)}"
-        return chunk, next_url, previous
-
-    def _hub_search(self, request: Request) -> Reply:
-        matches = self._matches(request.param("query"))
-        chunk, next_url, previous = self._page(request, matches, 25)
+            next_url = page_url(self.next_base or self.hub.url, page + 1)
         return json_reply(
             {
-                "count": len(matches),
+                "count": len(items),
                 "next": next_url,
-                "previous": previous,
-                "results": [
-                    {
-                        # Official images carry no ``library/`` in the hub API.
-                        "repo_name": repo.name.removeprefix("library/"),
-                        "short_description": repo.description,
-                        "star_count": repo.star_count,
-                        "pull_count": repo.pull_count,
-                        "repo_owner": None,
-                        "is_official": repo.is_official,
-                        "is_automated": False,
-                    }
-                    for repo in chunk
-                ],
+                "previous": page_url(self.hub.url, page - 1) if page > 1 else None,
+                "results": [render(i) for i in items[(page - 1) * size : page * size]],
             }
+        )
+
+    def _hub_search(self, request: Request) -> Reply:
+        def render(repo: HubRepository) -> dict:
+            return {
+                # Official images carry no ``library/`` in the hub API.
+                "repo_name": repo.name.removeprefix("library/"),
+                "short_description": repo.description,
+                "star_count": repo.star_count,
+                "pull_count": repo.pull_count,
+                "repo_owner": None,
+                "is_official": repo.is_official,
+                "is_automated": False,
+            }
+
+        return self._hub_list(
+            request, self._matches(request.param("query")), 25, render
         )
 
     def _index_search(self, request: Request) -> Reply:
-        matches = self._matches(request.param("q"))
-        size = int(request.param("n") or 25)
-        page = int(request.param("page") or 1)
-        chunk = matches[(page - 1) * size : page * size]
-        return json_reply(
+        entries = [
             {
-                "num_pages": max(1, math.ceil(len(matches) / size)),
-                "num_results": len(matches),
-                "page_size": size,
-                "query": request.param("q"),
-                "page": page,
-                "results": [
-                    {
-                        "name": repo.name.removeprefix("library/"),
-                        "description": repo.description,
-                        "star_count": repo.star_count,
-                        "is_official": repo.is_official,
-                        "is_automated": False,
-                    }
-                    for repo in chunk
-                ],
+                "name": repo.name,
+                "description": repo.description,
+                "star_count": repo.star_count,
+                "is_official": repo.is_official,
             }
-        )
+            for repo in self._matches(request.param("q"))
+        ]
+        return index_search_reply(request, entries)
 
     def _hub_tags(self, request: Request, name: str) -> Reply:
         if name not in self.repositories:
             return json_reply({"message": "httperror 404: object not found"}, 404)
         tags = list(self.store.tags[name].items())
-        chunk, next_url, previous = self._page(request, tags, 10)
-        return json_reply(
-            {
-                "count": len(tags),
-                "next": next_url,
-                "previous": previous,
-                "results": [
-                    {
-                        "name": tag,
-                        "digest": digest,
-                        "last_updated": "2024-05-06T07:08:09.123456Z",
-                        "tag_status": "active",
-                    }
-                    for tag, digest in chunk
-                ],
+
+        def render(item: tuple[str, str]) -> dict:
+            return {
+                "name": item[0],
+                "digest": item[1],
+                "last_updated": "2024-05-06T07:08:09.123456Z",
+                "tag_status": "active",
             }
-        )
+
+        return self._hub_list(request, tags, 10, render)
 
     # -- token service --------------------------------------------------------
 
@@ -260,12 +246,8 @@ class FakeDockerHub:
     # -- registry -------------------------------------------------------------
 
     def _challenge(self, scope: str = "", error: str = "") -> tuple[str, str]:
-        value = f'Bearer realm="{self.auth.url}/token",service="{SERVICE}"'
-        if scope:
-            value += f',scope="{scope}"'
-        if error:
-            value += f',error="{error}"'
-        return ("Www-Authenticate", value)
+        realm = f"{self.auth.url}/token"
+        return ("Www-Authenticate", bearer_challenge(realm, SERVICE, scope, error))
 
     def _rate_headers(self, user: str) -> list[tuple[str, str]]:
         # Authenticated users get twice the anonymous allowance, as on the Hub.

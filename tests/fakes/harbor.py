@@ -24,6 +24,7 @@ from . import (
     ImageStore,
     Reply,
     Request,
+    bearer_challenge,
     json_reply,
     text_reply,
     v2_error,
@@ -333,13 +334,9 @@ class FakeHarbor(FakeServer):
         )
 
     def _challenge(self, scope: str = "", error: str = "") -> tuple[str, str]:
-        value = f'Bearer realm="{self.url}/service/token",service="{SERVICE}"'
-        if scope:
-            value += f',scope="{scope}"'
-        if error:
-            value += f',error="{error}"'
+        realm = f"{self.url}/service/token"
         # Harbor sends this header name in lower case.
-        return ("www-authenticate", value)
+        return ("www-authenticate", bearer_challenge(realm, SERVICE, scope, error))
 
     def _registry(self, request: Request) -> Reply:
         api = ("Docker-Distribution-Api-Version", "registry/2.0")

@@ -15,6 +15,37 @@ from urllib.parse import unquote
 from . import FakeServer, Reply, Request, json_reply
 
 
+def index_search_reply(request: Request, entries: list[dict]) -> Reply:
+    """Answer a full index's paged search over ``entries``.
+
+    Each entry has ``name`` (``namespace/name``), ``description``,
+    ``star_count`` and ``is_official``.
+    """
+    page_size = int(request.param("n") or 25)
+    page = int(request.param("page") or 1)
+    chunk = entries[(page - 1) * page_size : page * page_size]
+    return json_reply(
+        {
+            "num_pages": max(1, math.ceil(len(entries) / page_size)),
+            "num_results": len(entries),
+            "page_size": page_size,
+            "query": request.param("q"),
+            "page": page,
+            "results": [
+                {
+                    # The index names official images without ``library/``.
+                    "name": entry["name"].removeprefix("library/"),
+                    "description": entry["description"],
+                    "star_count": entry["star_count"],
+                    "is_official": entry["is_official"],
+                    "is_automated": False,
+                }
+                for entry in chunk
+            ],
+        }
+    )
+
+
 class FakeV1Registry(FakeServer):
     """Serve ``/v1/_ping``, ``/v1/search`` and ``/v1/repositories/<ns>/<r>/tags``."""
 
@@ -103,26 +134,5 @@ class FakeV1Registry(FakeServer):
             return json_reply(
                 {"query": query, "num_results": len(results), "results": results}
             )
-        page_size = int(request.param("n") or 25)
-        page = int(request.param("page") or 1)
-        chunk = matches[(page - 1) * page_size : page * page_size]
-        return json_reply(
-            {
-                "num_pages": max(1, math.ceil(len(matches) / page_size)),
-                "num_results": len(matches),
-                "page_size": page_size,
-                "query": query,
-                "page": page,
-                "results": [
-                    {
-                        # The index names official images without ``library/``.
-                        "name": n.removeprefix("library/"),
-                        "description": i["description"],
-                        "star_count": i["star_count"],
-                        "is_official": i["is_official"],
-                        "is_automated": False,
-                    }
-                    for n, i in chunk
-                ],
-            }
-        )
+        entries = [{"name": n, **info} for n, info in matches]
+        return index_search_reply(request, entries)
