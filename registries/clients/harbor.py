@@ -200,9 +200,9 @@ class HarborClient:
     def describe(self, repository: str, tag: str) -> TagDetails:
         """Resolve ``tag`` from Harbor's artifact record.
 
-        ``size`` is Harbor's artifact size (which includes the manifest itself);
-        for an index it is the largest child's, read from the children's records,
-        which also give ``created`` (the newest) and ``labels`` (the largest's).
+        ``size`` is Harbor's artifact size (which includes the manifest itself).
+        For an index, as for every adapter, ``size``, ``created`` and ``labels``
+        come from the first platform image, the one child record fetched.
         """
         artifact = self._artifact(repository, tag, with_tag=True)
         media_type = (
@@ -225,28 +225,28 @@ class HarborClient:
                 platforms=(platform,) if platform else (),
                 labels=_labels(attrs),
             )
-        platforms = tuple(
-            p for p in (_platform(r.get("platform") or {}) for r in references) if p
-        )
-        children = [
-            self._artifact(repository, r["child_digest"], with_tag=False)
+        with_platform = [
+            (r, _platform(r.get("platform") or {}))
             for r in references
             if isinstance(r.get("child_digest"), str)
         ]
-        sized = [c for c in children if int_or_none(c.get("size")) is not None]
-        largest = max(sized, key=lambda c: c["size"], default=None)
-        times = [
-            parse_created((c.get("extra_attrs") or {}).get("created")) for c in children
-        ]
+        platforms = tuple(p for _, p in with_platform if p)
+        first = next((r for r, p in with_platform if p), None)
+        child = (
+            self._artifact(repository, first["child_digest"], with_tag=False)
+            if first
+            else {}
+        )
+        attrs = child.get("extra_attrs") or {}
         return TagDetails(
             repository=repository,
             tag=tag,
             digest=artifact["digest"],
             media_type=media_type,
-            size=largest["size"] if largest else None,
-            created=max((t for t in times if t), default=None),
+            size=int_or_none(child.get("size")),
+            created=parse_created(attrs.get("created")),
             platforms=platforms,
-            labels=_labels(largest.get("extra_attrs") or {}) if largest else {},
+            labels=_labels(attrs),
         )
 
     def search(self, query: str, *, limit: int = 25) -> list[RepositoryInfo]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import socket
+import functools
 import ssl
 from datetime import UTC
 
@@ -74,10 +75,14 @@ def fetch_certificate(host: str, port: int, *, timeout: float = 5.0) -> Certific
     return certificate_info(der)
 
 
+@functools.lru_cache(maxsize=64)
 def verifying_context(extra_ca_pem: str = "") -> ssl.SSLContext:
     """Return a context that trusts the system CAs plus ``extra_ca_pem``.
 
-    Raises ``ValueError`` when ``extra_ca_pem`` holds no usable certificate.
+    Loading the system store costs ~100 ms, so contexts are cached per bundle and
+    shared (an ``SSLContext`` is safe to share between threads); callers must not
+    change them. Raises ``ValueError`` when ``extra_ca_pem`` holds no usable
+    certificate.
     """
     context = ssl.create_default_context()
     # Python 3.13 turns on strict X.509 checks that Go and curl do not make;
@@ -101,6 +106,7 @@ def verifying_context(extra_ca_pem: str = "") -> ssl.SSLContext:
     return context
 
 
+@functools.lru_cache(maxsize=1)
 def pinning_context() -> ssl.SSLContext:
     """Return a context that skips chain checks; the caller must check a pin."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
