@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.shortcuts import resolve_url
 from django.utils.functional import SimpleLazyObject
+from django_htmx.http import HttpResponseClientRedirect
 
 from portal.selectors import projects_for_user
 
@@ -10,7 +14,7 @@ SESSION_KEY = "portolan_project"
 
 
 def current_project(request):
-    """Return the session's project if the user still belongs to it, else their first."""
+    """Return the session's project if the user still belongs to it, else the first."""
     user = request.user
     if not user.is_authenticated:
         return None
@@ -31,3 +35,26 @@ class CurrentProjectMiddleware:
     def __call__(self, request):
         request.project = SimpleLazyObject(lambda: current_project(request))
         return self.get_response(request)
+
+
+class HtmxLoginRedirectMiddleware:
+    """Send an htmx request whose session ended to the login page, whole.
+
+    A plain 302 would be followed inside the XHR and the login page swapped into
+    a table row. The login page then returns to the page the person was on,
+    not to the fragment endpoint.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        htmx = getattr(request, "htmx", None)
+        if not htmx or response.status_code != 302:
+            return response
+        login_url = resolve_url(settings.LOGIN_URL)
+        if not response.get("Location", "").startswith(login_url):
+            return response
+        back = htmx.current_url_abs_path or "/"
+        return HttpResponseClientRedirect(redirect_to_login(back)["Location"])

@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "portal.middleware.CurrentProjectMiddleware",
+    "portal.middleware.HtmxLoginRedirectMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"

@@ -7,6 +7,7 @@ import copy
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import F
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -57,8 +58,9 @@ def registry_project_list(request, slug):
     project = project_for_user(request.user, slug)
     rows = selectors.annotate_writable(
         request.user,
+        # Global entries first on every database (PostgreSQL sorts NULL last).
         selectors.registries_listed(request.user, project).order_by(
-            "project", "name", "namespace"
+            F("project").asc(nulls_first=True), "name", "namespace"
         ),
     )
     template = "registries/registry_list.html"

@@ -174,3 +174,35 @@ def test_the_page_sends_csrf_for_htmx_and_loads_htmx_locally(team_admin_client):
     first_match = next(r for r in rules if re.fullmatch(r["code"], "422"))
     assert first_match["swap"] is True
     assert next(r for r in rules if re.fullmatch(r["code"], "500"))["swap"] is False
+
+
+def test_an_expired_session_sends_the_whole_page_to_login(client_for, registry_a):
+    """Not a 302 the XHR would follow, swapping the login page into a row."""
+    page = reverse("project_registries", args=["team-a"])
+    response = client_for(None).post(
+        reverse("registry_toggle", args=[registry_a.pk]),
+        headers={**HTMX, "HX-Current-URL": f"http://testserver{page}"},
+    )
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == f"{reverse('login')}?next={page}"
+    assert Registry.objects.get(pk=registry_a.pk).enabled
+    # Without htmx it stays the ordinary redirect.
+    response = client_for(None).get(page)
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('login')}?next={page}"
+
+
+def test_global_entries_come_first_in_a_project_list(
+    team_admin_client, personas, project_a
+):
+    from registries.services import registry_create
+
+    registry_create(
+        acting_user=personas["project_admin"],
+        project=project_a,
+        name="AAA first by name",
+        address="aaa.example.com",
+    )
+    registry_create(acting_user=None, name="ZZZ global", address="zzz.example.com")
+    body = html(team_admin_client.get(reverse("project_registries", args=["team-a"])))
+    assert body.index("ZZZ global") < body.index("AAA first by name")
