@@ -134,6 +134,30 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 3600, minimum=10)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 5
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 60}
+# Celery beat (`celery -A portal worker -B`) looks for due crawls this often.
+CELERY_BEAT_SCHEDULE = {
+    "library-crawl-due": {
+        "task": "library.crawl_due",
+        "schedule": float(env_int("LIBRARY_SCHEDULE_SECONDS", 60, minimum=5)),
+    },
+}
+
+# The crawler and the Library search.
+LIBRARY_CRAWL_CONCURRENCY = env_int("LIBRARY_CRAWL_CONCURRENCY", 8, minimum=1)
+LIBRARY_CRAWL_ATTEMPTS = env_int("LIBRARY_CRAWL_ATTEMPTS", 3, minimum=1)
+# A running crawl whose worker has not reported for this long is taken over.
+LIBRARY_CRAWL_STALE_SECONDS = env_int("LIBRARY_CRAWL_STALE_SECONDS", 300, minimum=5)
+LIBRARY_CRAWL_QUEUED_STALE_SECONDS = env_int(
+    "LIBRARY_CRAWL_QUEUED_STALE_SECONDS", 3600, minimum=60
+)
+LIBRARY_EVENT_RETENTION_DAYS = env_int("LIBRARY_EVENT_RETENTION_DAYS", 7, minimum=1)
+# Registries without a catalog (Docker Hub) are searched live with this timeout.
+LIBRARY_LIVE_SEARCH_TIMEOUT = float(
+    env_int("LIBRARY_LIVE_SEARCH_TIMEOUT", 3, minimum=1)
+)
+LIBRARY_LIVE_SEARCH_CACHE_SECONDS = env_int(
+    "LIBRARY_LIVE_SEARCH_CACHE_SECONDS", 300, minimum=0
+)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

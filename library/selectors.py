@@ -1,0 +1,746 @@
+"""Reads of the index, always scoped to what the user may see in a project.
+
+This module is the only door to index rows. Every function takes the user and
+the current project and starts from ``registries_available``: enabled entries,
+global or the project's own, each limited to its namespace. Entries with the
+same address and account share one source; a repository is visible when some
+available entry's source holds it inside that entry's namespace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    TextField,
+    Value,
+    When,
+)
+from django.db.models.expressions import RawSQL
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
+from django.http import Http404
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from library.models import Crawl, CrawlSource, PopularImage, Repository, Tag
+from library.services import is_live_entry, open_adapter, source_key
+from portal.models import Project
+from registries.addresses import in_namespace
+from registries.clients import errors
+from registries.models import Registry
+from registries.selectors import registries_available
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 20
+COUNT_LIMIT = 1000
+TAGS_PAGE_SIZE = 100
+# Minimum word similarity (pg_trgm) for a typo-tolerant match.
+FUZZY_THRESHOLD = 0.3
+SORTS = ("relevance", "name", "updated")
+
+
+# -- scope -------------------------------------------------------------------------
+
+
+@dataclass
+class Scope:
+    """The entries a user may read in a project, with the source each reads."""
+
+    entries: list[Registry]
+    sources: dict[int, CrawlSource]  # entry pk -> source
+
+    @property
+    def indexed_entries(self) -> list[Registry]:
+        return [e for e in self.entries if e.pk in self.sources and not self.is_live(e)]
+
+    @property
+    def live_entries(self) -> list[Registry]:
+        return [e for e in self.entries if self.is_live(e)]
+
+    def is_live(self, entry: Registry) -> bool:
+        source = self.sources.get(entry.pk)
+        return is_live_entry(entry) or bool(source and source.live_only)
+
+    def narrowed(
+        self, *, registry_id: int | None = None, builtin: bool | None = None
+    ) -> Scope:
+        """Return this scope limited to one entry and/or to built-in entries."""
+        entries = [
+            e
+            for e in self.entries
+            if (registry_id is None or e.pk == registry_id)
+            and (builtin is None or e.is_builtin == builtin)
+        ]
+        return Scope(
+            entries=entries,
+            sources={
+                pk: s for pk, s in self.sources.items() if pk in {e.pk for e in entries}
+            },
+        )
+
+    def condition(self) -> Q:
+        """Return the filter on Repository rows this scope may read."""
+        condition = Q(pk__in=[])
+        for entry in self.indexed_entries:
+            part = Q(source_id=self.sources[entry.pk].pk)
+            if entry.namespace:
+                part &= Q(name=entry.namespace) | Q(
+                    name__startswith=entry.namespace + "/"
+                )
+            condition |= part
+        return condition
+
+    def entry_for(self, source_id: int, name: str) -> Registry | None:
+        """Return the entry to show a repository under (most specific namespace)."""
+        best = None
+        for entry in self.indexed_entries:
+            if self.sources[entry.pk].pk != source_id:
+                continue
+            if not in_namespace(name, entry.namespace):
+                continue
+            if best is None or len(entry.namespace) > len(best.namespace):
+                best = entry
+        return best
+
+
+def sources_for_entries(entries: list[Registry]) -> dict[int, CrawlSource]:
+    """Return ``{entry pk: source}`` for entries whose source exists (one query)."""
+    keys = {entry.pk: source_key(entry) for entry in entries}
+    pairs = {key for key in keys.values() if key is not None}
+    if not pairs:
+        return {}
+    condition = Q()
+    for address, account in pairs:
+        condition |= Q(address=address, account_key=account)
+    found = {
+        (s.address, s.account_key): s
+        for s in CrawlSource.objects.filter(condition).select_related("latest_crawl")
+    }
+    return {pk: found[key] for pk, key in keys.items() if key in found}
+
+
+def library_scope(
+    user,
+    project: Project | None,
+    *,
+    registry_id: int | None = None,
+    builtin: bool | None = None,
+) -> Scope:
+    """Return what ``user`` may read in ``project``, optionally one entry only."""
+    entries = registries_available(user, project)
+    if registry_id is not None:
+        entries = entries.filter(pk=registry_id)
+    if builtin is not None:
+        entries = entries.filter(is_builtin=builtin)
+    entries = list(entries)
+    return Scope(entries=entries, sources=sources_for_entries(entries))
+
+
+def repositories_visible(user, project: Project | None) -> QuerySet[Repository]:
+    """Return every index row ``user`` may read in ``project`` (for other readers)."""
+    return Repository.objects.filter(library_scope(user, project).condition())
+
+
+# -- search --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """A parsed search: free text, filters, sort and page (see ``forms``)."""
+
+    text: str = ""
+    registry_id: int | None = None
+    namespace: str = ""
+    tag: str = ""
+    digest: str = ""
+    label_key: str = ""
+    label_value: str | None = None
+    platform: str = ""
+    sort: str = "relevance"
+    page: int = 1
+    page_size: int = PAGE_SIZE
+
+    @property
+    def tag_filters(self) -> bool:
+        return bool(self.tag or self.digest or self.label_key or self.platform)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.text or self.registry_id or self.namespace or self.tag_filters)
+
+
+@dataclass
+class Hit:
+    """One search result: an indexed repository, or one found live."""
+
+    registry: Registry
+    name: str
+    description: str = ""
+    is_official: bool = False
+    star_count: int | None = None
+    pull_count: int | None = None
+    tag_count: int | None = None
+    last_modified: datetime | None = None
+    live: bool = False
+    rank: int = 4
+
+    @property
+    def url(self) -> str:
+        return reverse("library_repository", args=[self.registry.pk, self.name])
+
+    @property
+    def pull_command(self) -> str:
+        return "docker pull " + self.registry.pull_reference(self.name, "latest")
+
+
+@dataclass
+class SearchResults:
+    """A page of hits with a bounded total and notices for the person searching."""
+
+    hits: list[Hit]
+    query: SearchQuery
+    total: int = 0
+    total_capped: bool = False
+    has_next: bool = False
+    notices: list[str] = field(default_factory=list)
+    scope: Scope | None = None
+
+    @property
+    def page(self) -> int:
+        return self.query.page
+
+    @property
+    def has_previous(self) -> bool:
+        return self.query.page > 1
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in text.lower().split() if w]
+
+
+def _rank(text: str, postgres: bool):
+    q = text.lower()
+    whens = [
+        When(Q(name=q) | Q(short_name=q), then=Value(0)),
+        When(Q(name__startswith=q) | Q(short_name__startswith=q), then=Value(1)),
+        When(name__contains=q, then=Value(2)),
+    ]
+    if postgres:
+        whens.append(When(_fts(text), then=Value(3)))
+    else:
+        whens.append(When(search_text__icontains=q, then=Value(3)))
+    return Case(*whens, default=Value(4), output_field=IntegerField())
+
+
+def _fts(text: str) -> RawSQL:
+    # Must match the expression index library_repo_fts (migration 0002).
+    return RawSQL(
+        'to_tsvector(\'simple\'::regconfig, "library_repository"."search_text") '
+        "@@ plainto_tsquery('simple'::regconfig, %s)",
+        (text,),
+        output_field=BooleanField(),
+    )
+
+
+def _fuzzy(text: str) -> RawSQL:
+    # "<%" is pg_trgm's word similarity, served by library_repo_name_trgm.
+    return RawSQL(
+        '%s <%% "library_repository"."name"',
+        (text.lower(),),
+        output_field=BooleanField(),
+    )
+
+
+def _text_match(text: str, postgres: bool) -> Q:
+    q = text.lower()
+    if postgres:
+        return Q(name__contains=q) | Q(_fts(text)) | Q(_fuzzy(text))
+    condition = Q()
+    for word in _words(text):
+        condition &= Q(search_text__icontains=word) | Q(name__icontains=word)
+    return condition
+
+
+def _tag_condition(query: SearchQuery, postgres: bool) -> Exists | None:
+    if not query.tag_filters:
+        return None
+    tags = Tag.objects.filter(repository=OuterRef("pk"))
+    if query.tag:
+        tags = tags.filter(name=query.tag)
+    if query.digest:
+        tags = tags.filter(digest__startswith=query.digest)
+    if query.label_key:
+        if query.label_value is None:
+            tags = tags.filter(labels__has_key=query.label_key)
+        elif postgres:
+            tags = tags.filter(labels__contains={query.label_key: query.label_value})
+        else:
+            # Cast: comparing a key transform directly would treat the value as JSON.
+            label = Cast(KeyTextTransform(query.label_key, "labels"), TextField())
+            tags = tags.annotate(_label=label).filter(_label=query.label_value)
+    if query.platform:
+        if postgres:
+            tags = tags.filter(os_arch__contains=[query.platform])
+        else:
+            # SQLite keeps JSON as text: match the quoted element.
+            tags = tags.annotate(_platforms=Cast("os_arch", TextField())).filter(
+                _platforms__contains=f'"{query.platform}"'
+            )
+    return Exists(tags)
+
+
+def _repository_queryset(scope: Scope, query: SearchQuery, postgres: bool):
+    rows = Repository.objects.filter(scope.condition())
+    if query.namespace:
+        rows = rows.filter(
+            Q(name=query.namespace) | Q(name__startswith=query.namespace + "/")
+        )
+    if query.text:
+        rows = rows.filter(_text_match(query.text, postgres))
+    tag_condition = _tag_condition(query, postgres)
+    if tag_condition is not None:
+        rows = rows.filter(tag_condition)
+    return rows
+
+
+def _ordered(rows, query: SearchQuery, postgres: bool):
+    if query.sort == "name":
+        return rows.order_by("name", "source_id")
+    if query.sort == "updated":
+        return rows.order_by(F("last_modified").desc(nulls_last=True), "name")
+    order = []
+    if query.text:
+        rows = rows.annotate(rank=_rank(query.text, postgres))
+        order.append("rank")
+    order += [
+        "-is_official",
+        F("pull_count").desc(nulls_last=True),
+        F("star_count").desc(nulls_last=True),
+    ]
+    if query.text and postgres:
+        rows = rows.annotate(
+            similarity=RawSQL(
+                'word_similarity(%s, "library_repository"."name")',
+                (query.text.lower(),),
+                output_field=FloatField(),
+            )
+        )
+        order.append("-similarity")
+    return rows.order_by(*order, "name", "source_id")
+
+
+def search_repositories(
+    user,
+    project: Project | None,
+    query: SearchQuery,
+    *,
+    builtin: bool | None = None,
+    scope: Scope | None = None,
+) -> SearchResults:
+    """Search the index (and live registries) as ``user`` may in ``project``.
+
+    A constant number of queries whatever the page holds: entries, sources,
+    a bounded count and the page itself. ``builtin`` limits the search to the
+    built-in registry (True) or to the others (False). ``scope`` is one that
+    ``library_scope`` returned for the same user and project in this request.
+    """
+    if scope is None:
+        scope = library_scope(
+            user, project, registry_id=query.registry_id, builtin=builtin
+        )
+    else:
+        scope = scope.narrowed(registry_id=query.registry_id, builtin=builtin)
+    postgres = connection.vendor == "postgresql"
+    results = SearchResults(hits=[], query=query, scope=scope)
+    if query.registry_id is not None and not scope.entries:
+        results.notices.append(_("That registry is not available to this project."))
+        return results
+    rows = _ordered(_repository_queryset(scope, query, postgres), query, postgres)
+    offset = (query.page - 1) * query.page_size
+    fields = (
+        "source_id",
+        "name",
+        "description",
+        "is_official",
+        "star_count",
+        "pull_count",
+        "tag_count",
+        "last_modified",
+    )
+    with transaction.atomic():
+        if postgres and query.text:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SET LOCAL pg_trgm.word_similarity_threshold = %s",
+                    [FUZZY_THRESHOLD],
+                )
+        total = rows.values("pk")[: COUNT_LIMIT + 1].count() if scope.entries else 0
+        page = list(rows.only(*fields)[offset : offset + query.page_size + 1])
+    results.total = min(total, COUNT_LIMIT)
+    results.total_capped = total > COUNT_LIMIT
+    results.has_next = len(page) > query.page_size
+    for repository in page[: query.page_size]:
+        entry = scope.entry_for(repository.source_id, repository.name)
+        if entry is None:  # cannot happen: the scope filtered the rows
+            continue
+        results.hits.append(
+            Hit(
+                registry=entry,
+                name=repository.name,
+                description=repository.description,
+                is_official=repository.is_official,
+                star_count=repository.star_count,
+                pull_count=repository.pull_count,
+                tag_count=repository.tag_count,
+                last_modified=repository.last_modified,
+                rank=getattr(repository, "rank", 4),
+            )
+        )
+    if query.text and query.page == 1 and not query.tag_filters:
+        _merge_live(results, scope, query)
+    return results
+
+
+def builtin_repositories(
+    user, project: Project | None, query: SearchQuery | None = None
+) -> SearchResults:
+    """Return what the built-in registry holds that ``user`` may see in ``project``."""
+    return search_repositories(
+        user, project, query or SearchQuery(sort="name"), builtin=True
+    )
+
+
+# -- live search (registries without a catalog) ------------------------------------
+
+
+def _rank_name(name: str, text: str) -> int:
+    q = text.lower()
+    short = name.rsplit("/", 1)[-1]
+    if q in (name, short):
+        return 0
+    if name.startswith(q) or short.startswith(q):
+        return 1
+    if q in name:
+        return 2
+    return 3
+
+
+def live_search(entry: Registry, text: str, *, limit: int) -> list[dict]:
+    """Ask a registry without a catalog to search; cached. Raise RegistryError."""
+    from django.conf import settings
+
+    key = source_key(entry)
+    digest = hashlib.sha256(
+        f"{key}\x00{entry.namespace}\x00{text.lower()}\x00{limit}".encode()
+    ).hexdigest()
+    cache_key = f"library:live:{digest}"
+    cached = cache.get(cache_key)
+    if isinstance(cached, dict) and "error" in cached:
+        raise errors.RegistryError(cached["error"])
+    if isinstance(cached, list):
+        return cached
+    adapter = open_adapter(entry, read_timeout=settings.LIBRARY_LIVE_SEARCH_TIMEOUT)
+    try:
+        found = adapter.search(text, limit=limit)
+    except errors.RegistryError as exc:
+        # Remember a failure briefly so a broken registry does not slow every key.
+        cache.set(cache_key, {"error": exc.message}, 30)
+        raise
+    finally:
+        close = getattr(adapter, "close", None)
+        if close:
+            close()
+    items = []
+    for info in found:
+        name = info.name if "/" in info.name else f"library/{info.name}"
+        if not in_namespace(name, entry.namespace):
+            continue
+        items.append(
+            {
+                "name": name,
+                "description": info.description or "",
+                "is_official": bool(info.is_official),
+                "star_count": info.star_count,
+                "pull_count": info.pull_count,
+            }
+        )
+    cache.set(cache_key, items, settings.LIBRARY_LIVE_SEARCH_CACHE_SECONDS)
+    return items
+
+
+def _merge_live(results: SearchResults, scope: Scope, query: SearchQuery) -> None:
+    live = scope.live_entries
+    if query.namespace:
+        live = [e for e in live if in_namespace(query.namespace, e.namespace)]
+    seen = {(hit.registry.pk, hit.name) for hit in results.hits}
+    extra: list[Hit] = []
+    for entry in live:
+        try:
+            items = live_search(entry, query.text, limit=query.page_size)
+        except errors.RegistryError as exc:
+            results.notices.append(
+                _("%(registry)s could not be searched just now: %(error)s")
+                % {"registry": entry.name, "error": exc.message}
+            )
+            continue
+        for item in items:
+            if query.namespace and not in_namespace(item["name"], query.namespace):
+                continue
+            if (entry.pk, item["name"]) in seen:
+                continue
+            seen.add((entry.pk, item["name"]))
+            extra.append(
+                Hit(
+                    registry=entry,
+                    live=True,
+                    rank=_rank_name(item["name"], query.text),
+                    **item,
+                )
+            )
+    if not extra:
+        return
+    results.total += len(extra)
+    merged = results.hits + extra
+    if query.sort == "relevance":
+        merged.sort(
+            key=lambda h: (
+                h.rank,
+                not h.is_official,
+                -(h.pull_count or 0),
+                -(h.star_count or 0),
+                h.name,
+            )
+        )
+    elif query.sort == "name":
+        merged.sort(key=lambda h: h.name)
+    results.hits = merged
+
+
+# -- popular images ------------------------------------------------------------------
+
+
+def popular_images() -> list[PopularImage]:
+    """Return the suggestions shown with an empty query (shown to everyone)."""
+    return list(PopularImage.objects.filter(enabled=True))
+
+
+def docker_hub_entry(scope: Scope) -> Registry | None:
+    """Return an available Docker Hub entry without a namespace, if any."""
+    for entry in scope.entries:
+        if is_live_entry(entry) and not entry.namespace:
+            return entry
+    return None
+
+
+# -- repository page -----------------------------------------------------------------
+
+
+@dataclass
+class RepositoryPage:
+    """A repository with one page of its tags, as the repository page shows it."""
+
+    registry: Registry
+    name: str
+    repository: Repository | None
+    tags: list
+    tag_page: int = 1
+    has_next: bool = False
+    live: bool = False
+    notice: str = ""
+
+    @property
+    def insecure(self) -> bool:
+        return self.registry.address.startswith("http://")
+
+    @property
+    def host(self) -> str:
+        return self.registry.host
+
+    def pull_command(self, tag: str = "latest") -> str:
+        return "docker pull " + self.registry.pull_reference(self.name, tag)
+
+    @property
+    def default_pull(self) -> str:
+        """Return the pull command for ``latest``, else for the newest tag shown."""
+        names = [tag.name for tag in self.tags]
+        if "latest" in names or not names:
+            return self.pull_command("latest")
+        return self.pull_command(names[0])
+
+    def __post_init__(self) -> None:
+        for tag in self.tags:
+            tag.pull_command = self.pull_command(tag.name)
+
+
+def repository_detail(
+    user, project: Project | None, registry_id: int, name: str, *, tag_page: int = 1
+) -> RepositoryPage:
+    """Return a repository with a page of its tags; 404 when out of reach."""
+    scope = library_scope(user, project, registry_id=registry_id)
+    if not scope.entries:
+        raise Http404(_("This registry is not available to your current project."))
+    entry = scope.entries[0]
+    name = name.strip("/")
+    if not name or not in_namespace(name, entry.namespace):
+        raise Http404(_("This repository is outside the registry's namespace."))
+    if scope.is_live(entry):
+        return _live_detail(entry, name)
+    source = scope.sources.get(entry.pk)
+    repository = (
+        Repository.objects.filter(source=source, name=name).first() if source else None
+    )
+    if repository is None:
+        raise Http404(_("No such repository in the index."))
+    offset = (tag_page - 1) * TAGS_PAGE_SIZE
+    tags = list(
+        repository.tags.order_by(F("created").desc(nulls_last=True), "name")[
+            offset : offset + TAGS_PAGE_SIZE + 1
+        ]
+    )
+    return RepositoryPage(
+        registry=entry,
+        name=name,
+        repository=repository,
+        tags=tags[:TAGS_PAGE_SIZE],
+        tag_page=tag_page,
+        has_next=len(tags) > TAGS_PAGE_SIZE,
+    )
+
+
+@dataclass
+class LiveTag:
+    """A tag listed live (no details: the registry is not crawled)."""
+
+    name: str
+    digest: str = ""
+    size: int | None = None
+    created: datetime | None = None
+    platforms: tuple = ()
+    labels: dict = field(default_factory=dict)
+
+
+def _live_detail(entry: Registry, name: str) -> RepositoryPage:
+    from django.conf import settings
+
+    cache_key = (
+        "library:live-tags:"
+        + hashlib.sha256(f"{source_key(entry)}\x00{name}".encode()).hexdigest()
+    )
+    tags = cache.get(cache_key)
+    notice = ""
+    if tags is None:
+        adapter = open_adapter(entry, read_timeout=settings.LIBRARY_LIVE_SEARCH_TIMEOUT)
+        try:
+            tags = sorted(adapter.list_tags(name))[:TAGS_PAGE_SIZE]
+            cache.set(cache_key, tags, settings.LIBRARY_LIVE_SEARCH_CACHE_SECONDS)
+        except errors.NotFound:
+            raise Http404(_("No such repository on this registry.")) from None
+        except errors.RegistryError as exc:
+            tags = []
+            notice = _("The registry could not be asked for tags just now: %s") % (
+                exc.message
+            )
+        finally:
+            close = getattr(adapter, "close", None)
+            if close:
+                close()
+    return RepositoryPage(
+        registry=entry,
+        name=name,
+        repository=None,
+        tags=[LiveTag(name=t) for t in tags],
+        live=True,
+        notice=notice,
+    )
+
+
+# -- crawl page ----------------------------------------------------------------------
+
+
+@dataclass
+class CrawlPage:
+    """The crawl state of one entry: latest crawls and its namespace's counts."""
+
+    registry: Registry
+    source: CrawlSource | None
+    crawl: Crawl | None
+    recent: list[Crawl]
+    repositories: int
+    tags: int
+    live: bool
+    show_counters: bool
+
+
+def crawl_overview(registry: Registry) -> CrawlPage:
+    """Return the crawl state of an entry the caller may read (``registry_for_read``).
+
+    Counts are those of the entry's own namespace; a crawl's own counters cover
+    the whole source and are shown only to entries without a namespace.
+    """
+    sources = sources_for_entries([registry])
+    source = sources.get(registry.pk)
+    recent = list(source.crawls.all()[:5]) if source else []
+    counts = {"repositories": 0, "tags": 0}
+    if source is not None:
+        rows = Repository.objects.filter(source=source)
+        if registry.namespace:
+            rows = rows.filter(
+                Q(name=registry.namespace)
+                | Q(name__startswith=registry.namespace + "/")
+            )
+        counts = rows.aggregate(repositories=Count("pk"), tags=Sum("tag_count"))
+    return CrawlPage(
+        registry=registry,
+        source=source,
+        crawl=recent[0] if recent else None,
+        recent=recent,
+        repositories=counts["repositories"] or 0,
+        tags=counts["tags"] or 0,
+        live=is_live_entry(registry) or bool(source and source.live_only),
+        show_counters=not registry.namespace,
+    )
+
+
+def registry_for_webhook(pk: int, authorization: str) -> Registry | None:
+    """Return the entry whose webhook secret ``authorization`` carries, else None.
+
+    Notifications come from registries, not people: the per-entry secret in
+    ``Authorization: Bearer <secret>`` is the only credential.
+    """
+    registry = Registry.objects.filter(pk=pk).first()
+    scheme, _sep, secret = authorization.partition(" ")
+    if registry is None or scheme.lower() != "bearer" or not secret.strip():
+        return None
+    if not hmac.compare_digest(
+        secret.strip().encode(), registry.webhook_secret.encode()
+    ):
+        return None
+    return registry
+
+
+def crawl_states(registries: list[Registry]) -> dict[int, Crawl | None]:
+    """Return the latest crawl per entry (two queries, for list pages)."""
+    sources = sources_for_entries(registries)
+    return {
+        r.pk: (sources[r.pk].latest_crawl if r.pk in sources else None)
+        for r in registries
+    }
