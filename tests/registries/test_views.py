@@ -5,6 +5,8 @@ Also the query budget of list pages: constant however many entries there are.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -12,6 +14,7 @@ from django.urls import reverse
 
 from portal.models import AuditEntry, Membership, Role
 from registries import connect
+from registries.clients.tls import fetch_certificate
 from registries.models import Registry
 from registries.services import registry_create
 from tests.support.certs import TestCA
@@ -348,3 +351,102 @@ def test_members_page_does_not_query_per_member(
             project=project_a, user=make_user(f"user{i}"), role=Role.MEMBER
         )
     assert _queries(client, url) == few
+
+
+# -- Verify and Trust against the real distribution registry ------------------------
+#
+# These undo the module's stub: they drive the real probe over loopback.
+
+
+@pytest.fixture
+def real_verify(monkeypatch):
+    from registries import connect as real
+
+    monkeypatch.undo()
+    return real.verify
+
+
+HTMX = {"HX-Request": "true"}
+
+
+def test_verify_a_plain_http_registry_from_the_add_form(
+    http_registry, admin_client, real_verify
+):
+    response = admin_client.post(
+        reverse("registry_global_verify_form"),
+        form(address=http_registry.url, allow_plain_http="on", name=""),
+        headers=HTMX,
+    )
+    body = response.content.decode()
+    assert "Verified" in body, body
+    assert ">V2<" in body
+    assert not Registry.objects.filter(address=http_registry.url).exists()
+
+
+def test_verify_from_the_list_records_health(http_registry, admin_client, real_verify):
+    registry = registry_create(
+        acting_user=None,
+        name="Local lab",
+        address=http_registry.url,
+        allow_plain_http=True,
+    )
+    fragment = admin_client.post(
+        reverse("registry_verify", args=[registry.pk]), headers=HTMX
+    ).content.decode()
+    assert "Verified" in fragment
+    registry.refresh_from_db()
+    assert (registry.verify_status, registry.api_version, registry.flavour) == (
+        "ok",
+        "v2",
+        "distribution",
+    )
+    page = admin_client.get(reverse("registry_global_list")).content.decode()
+    assert "Healthy · Distribution registry" in page
+
+
+def test_an_untrusted_certificate_can_be_trusted_after_looking_at_it(
+    https_registry, team_admin, project_a, personas, real_verify
+):
+    registry = registry_create(
+        acting_user=personas["project_admin"],
+        project=project_a,
+        name="Private TLS",
+        address=https_registry.url,
+    )
+    verify = reverse("registry_verify", args=[registry.pk])
+    fragment = team_admin.post(verify, headers=HTMX).content.decode()
+    assert "Verification failed" in fragment
+    assert "Trust this certificate" in fragment
+    fingerprint = re.search(r'name="sha256" value="([0-9a-f:]+)"', fragment).group(1)
+    presented = fetch_certificate(https_registry.host, https_registry.port)
+    assert fingerprint == presented.sha256_fingerprint
+    assert presented.subject in fragment
+
+    trust = reverse("registry_trust", args=[registry.pk])
+    # A fingerprint other than the one presented now is refused.
+    refused = team_admin.post(trust, {"sha256": "ab" * 32}, headers=HTMX)
+    assert "changed since you looked at it" in refused.content.decode()
+    registry.refresh_from_db()
+    assert registry.ca_pem == ""
+
+    trusted = team_admin.post(trust, {"sha256": fingerprint}, headers=HTMX)
+    assert "Verified" in trusted.content.decode()
+    registry.refresh_from_db()
+    assert registry.ca_pem.startswith("-----BEGIN CERTIFICATE-----")
+    assert registry.verify_status == "ok"
+    entry = AuditEntry.objects.filter(action="registry.trust_certificate").latest("pk")
+    assert entry.changes["trusted_certificate_sha256"] == [None, fingerprint]
+    assert entry.changes["ca_pem"] == ["", "set"]
+
+
+def test_verify_checks_credentials(basic_registry, team_admin, project_a, real_verify):
+    username, password = basic_registry.credentials
+    url = reverse("registry_project_verify_form", args=["team-a"])
+    data = form(
+        address=basic_registry.url, username=username, ca_pem=basic_registry.ca_pem
+    )
+    good = team_admin.post(url, {**data, "password": password}, headers=HTMX)
+    assert "Verified" in good.content.decode()
+    bad = team_admin.post(url, {**data, "password": "not-it"}, headers=HTMX)
+    assert "Verification failed" in bad.content.decode()
+    assert "not-it" not in bad.content.decode()
