@@ -241,3 +241,42 @@ def test_a_project_admin_finds_their_way(page, live_server, team):
     expect(page.locator("#members tr", has_text="carol")).to_have_count(0)
     assert len(questions) == 2
     assert problems == []
+
+
+@pytest.fixture(scope="module")
+def tls_registry(tmp_path_factory):
+    """The real distribution registry over TLS, from a CA the portal does not know."""
+    from tests.support.certs import TestCA
+    from tests.support.registry import RegistryServer, registry_binary
+
+    if registry_binary() is None:
+        pytest.skip("docker-registry is not installed")
+    server = RegistryServer(
+        "https", workdir=tmp_path_factory.mktemp("browser-registry"), ca=TestCA()
+    ).start()
+    yield server
+    server.stop()
+
+
+def test_verify_shows_the_certificate_and_trust_fixes_it(
+    page, live_server, admin_user, tls_registry
+):
+    from registries.services import registry_create
+
+    registry = registry_create(
+        acting_user=admin_user, name="Private TLS", address=tls_registry.url
+    )
+    log_in(page, live_server, "root", "browser-pass-123")
+    health = page.locator(f"#health-{registry.pk}")
+    page.locator(f"#registry-{registry.pk}").get_by_role(
+        "button", name="Verify"
+    ).click()
+    expect(health).to_contain_text("is not trusted")
+    expect(health).to_contain_text("Portolan Test CA")
+    page.screenshot(path=str(SCREENSHOTS / "portolan-verify-certificate.png"))
+
+    health.get_by_role("button", name="Trust this certificate").click()
+    expect(health).to_contain_text("Verified")
+    registry.refresh_from_db()
+    assert registry.ca_pem.startswith("-----BEGIN CERTIFICATE-----")
+    assert registry.verify_status == "ok"
