@@ -60,6 +60,11 @@ def password_needed_error() -> ValidationError:
     )
 
 
+def _filled(snapshot: dict) -> dict:
+    """Drop empty text fields: a new or deleted entry's log lists what it had."""
+    return {field: value for field, value in snapshot.items() if value != ""}
+
+
 def _connection(registry: Registry) -> tuple:
     return (
         registry.address,
@@ -93,7 +98,7 @@ def registry_create(
         action="registry.create",
         obj=registry,
         project=project,
-        changes=diff({}, _snapshot(registry)),
+        changes=diff({}, _filled(_snapshot(registry))),
     )
     return registry
 
@@ -163,7 +168,7 @@ def registry_delete(*, acting_user, registry: Registry) -> None:
         action="registry.delete",
         obj=registry,
         project=registry.project,
-        changes=diff(_snapshot(registry), {}),
+        changes=diff(_filled(_snapshot(registry)), {}),
     )
     registry.delete()
 

@@ -49,6 +49,7 @@ def test_registry_lifecycle_is_audited(admin, personas, project_a):
     assert created.changes["address"] == [None, "https://audited.example.com"]
     assert created.changes["password"] == [None, "set"]
     assert created.changes["scope"] == [None, "team-a"]
+    assert "ca_pem" not in created.changes  # empty fields are not listed
     no_secret(created)
 
     admin.post(
