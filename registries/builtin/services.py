@@ -190,6 +190,11 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _plain_loopback_realm() -> bool:
+    parts = urlsplit(settings.PORTAL_URL)
+    return parts.scheme == "http" and is_loopback(parts.hostname or "")
+
+
 def trust_pem() -> str:
     """Return the CA certificate clients need to trust the registry ("" if public)."""
     if settings.BUILTIN_REGISTRY_TLS_CERT:
@@ -234,6 +239,7 @@ def _snapshot(registry: Registry) -> dict:
         "username": registry.username,
         "ca_pem": "set" if registry.ca_pem else "",
         "enabled": registry.enabled,
+        "allow_plain_http": registry.allow_plain_http,
     }
 
 
@@ -260,7 +266,9 @@ def builtin_registry_sync(*, acting_user=None) -> Registry:
     robot, secret, reused = _crawler_credentials(None if created else registry)
     registry.address = address
     registry.namespace = ""
-    registry.allow_plain_http = False
+    # The registry itself is always HTTPS; this only lets the crawler fetch its
+    # tokens from a portal served over plain HTTP on this machine (make run).
+    registry.allow_plain_http = _plain_loopback_realm()
     registry.flavour = Flavour.DISTRIBUTION
     registry.api_version = ApiVersion.V2
     registry.username = robot.username

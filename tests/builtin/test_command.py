@@ -174,3 +174,20 @@ def test_serve_runs_the_registry_with_the_written_config(builtin_settings, monke
     finally:
         process.terminate()
         process.wait(timeout=5)
+
+
+def test_plain_http_realm_only_on_loopback(builtin_settings):
+    builtin_settings.PORTAL_URL = "http://127.0.0.1:8000"
+    assert "PORTAL_URL is plain HTTP" not in run("config")
+    registry = Registry.objects.get(is_builtin=True)
+    # The crawler may fetch tokens from the loopback portal; the registry is HTTPS.
+    assert registry.allow_plain_http is True
+    assert registry.address.startswith("https://")
+    builtin_settings.PORTAL_URL = "http://portal.example.com"
+    assert "PORTAL_URL is plain HTTP" in run("config")
+    assert Registry.objects.get(is_builtin=True).allow_plain_http is False
+    builtin_settings.PORTAL_URL = "https://portal.example.com"
+    assert "PORTAL_URL is plain HTTP" not in run("config")
+    assert (
+        _written()["auth"]["token"]["realm"] == "https://portal.example.com/auth/token"
+    )

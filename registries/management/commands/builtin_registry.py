@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -67,12 +68,12 @@ class Command(BaseCommand):
                 "Notifications are off: the portal has no registry webhook yet, so "
                 "pushes appear after the next crawl."
             )
-        if settings.PORTAL_URL.startswith("http://") and not services.is_loopback(
-            settings.PORTAL_URL.split("//", 1)[1].split(":", 1)[0].split("/", 1)[0]
-        ):
+        portal = urlsplit(settings.PORTAL_URL)
+        if portal.scheme == "http" and not services.is_loopback(portal.hostname or ""):
             self.stderr.write(
                 "Warning: PORTAL_URL is plain HTTP, so passwords sent to the token "
-                "realm are not encrypted. Serve the portal over HTTPS."
+                "realm are not encrypted, and the crawler will not send its token "
+                "there. Serve the portal over HTTPS."
             )
         return path
 
