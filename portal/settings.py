@@ -274,6 +274,8 @@ REST_FRAMEWORK = {
     },
     "EXCEPTION_HANDLER": "portal.api.exceptions.api_exception_handler",
     "URL_FORMAT_OVERRIDE": None,
+    # OPTIONS is not part of the API: answer it 405 like any undeclared method.
+    "DEFAULT_METADATA_CLASS": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Portolan API",

@@ -22,8 +22,9 @@ from django.utils.translation import gettext as _
 from portal.models import Project
 from registries.addresses import DEFAULT_PORTS, in_namespace
 from registries.clients import errors as client_errors
+from registries.clients.probe import adapter_for
 from registries.connect import client_config
-from registries.models import Flavour, Registry
+from registries.models import ApiVersion, Flavour, Registry
 from registries.selectors import registries_available, registries_listed
 
 DOCKER_HUB_DOMAIN = "docker.io"
@@ -371,10 +372,12 @@ def find_image(
 
 def live_digest(entry: Registry, reference: ImageReference) -> str:
     """Return the manifest digest the registry serves for ``reference`` (a HEAD)."""
-    from registries.clients.probe import adapter_for
-
+    # An entry never verified has neither: speak V2 to it, as docker would.
+    flavour = Flavour.DOCKER_HUB if is_docker_hub_entry(entry) else entry.flavour
     adapter = adapter_for(
-        client_config(entry), flavour=entry.flavour, api_version=entry.api_version
+        client_config(entry),
+        flavour=flavour or Flavour.UNKNOWN,
+        api_version=entry.api_version or ApiVersion.V2,
     )
     try:
         return adapter.head_digest(reference.repository, reference.reference)

@@ -39,6 +39,8 @@ class PortalAPIView(GenericAPIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
+        if getattr(self, request.method.lower(), None) is None:
+            return  # an undeclared method: let it be the 405 it is
         known = set(self.query_params)
         if self.pagination_class is not None and request.method == "GET":
             known.update(getattr(self.pagination_class, "query_params", ()))
@@ -64,8 +66,8 @@ class PortalAPIView(GenericAPIView):
 
     def project_from_query(self, *, required: bool) -> Project | None:
         """Return the project named by ``?project=``; 404 if the user is not in it."""
-        slug = self.request.query_params.get("project", "")
-        if not slug:
+        slug = self.request.query_params.get("project")
+        if slug is None:
             if required:
                 raise exceptions.ValidationError(
                     {"project": [_("Name the project by its slug: ?project=<slug>.")]}

@@ -14,7 +14,7 @@ MAX_PAGE_SIZE = 100
 def positive_int(params, name: str, *, default: int, maximum: int | None = None) -> int:
     """Return ``params[name]`` as an int in ``1..maximum``, or a 400 that says why."""
     raw = params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         value = int(raw) if raw.isascii() and len(raw) <= 12 else None

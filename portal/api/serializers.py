@@ -18,6 +18,37 @@ MAX_SECRET_CHARS = 4_096
 MAX_INTERVAL_MINUTES = 2_147_483_647
 
 
+class StrictCharField(serializers.CharField):
+    """Text, and only text: a number or a boolean is refused, not turned into text."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictSlugField(StrictCharField, serializers.SlugField):
+    """A slug given as text."""
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON number without a fraction; "5" and true are refused."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON true or false; "yes" and 1 are refused."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
 class ProjectSerializer(serializers.Serializer):
     slug = serializers.SlugField(read_only=True)
     name = serializers.CharField(read_only=True)
@@ -33,16 +64,14 @@ class ProjectSerializer(serializers.Serializer):
 
 
 class ProjectCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
-    slug = serializers.SlugField(
+    name = StrictCharField(max_length=100)
+    slug = StrictSlugField(
         max_length=63,
         required=False,
         allow_blank=True,
         help_text="Leave out to derive it from the name.",
     )
-    description = serializers.CharField(
-        max_length=300, required=False, allow_blank=True
-    )
+    description = StrictCharField(max_length=300, required=False, allow_blank=True)
 
     def validate(self, attrs):
         attrs["slug"] = attrs.get("slug") or slugify(attrs["name"])[:63].strip("-")
@@ -67,7 +96,7 @@ class MemberSerializer(serializers.Serializer):
 
 
 class MemberAddSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
+    username = StrictCharField(max_length=150)
     role = serializers.ChoiceField(choices=Role.choices, default=Role.MEMBER)
 
 
@@ -149,14 +178,14 @@ class RegistrySerializer(serializers.Serializer):
 class RegistryWriteSerializer(serializers.Serializer):
     """The fields of the registry form; the model validates and normalises them."""
 
-    name = serializers.CharField(max_length=100)
-    address = serializers.CharField(
+    name = StrictCharField(max_length=100)
+    address = StrictCharField(
         max_length=255,
         help_text="e.g. registry.example.com or https://registry.example.com:5000",
     )
-    namespace = serializers.CharField(max_length=255, required=False, allow_blank=True)
-    username = serializers.CharField(max_length=255, required=False, allow_blank=True)
-    password = serializers.CharField(
+    namespace = StrictCharField(max_length=255, required=False, allow_blank=True)
+    username = StrictCharField(max_length=255, required=False, allow_blank=True)
+    password = StrictCharField(
         max_length=MAX_SECRET_CHARS,
         required=False,
         allow_blank=True,
@@ -164,12 +193,10 @@ class RegistryWriteSerializer(serializers.Serializer):
         trim_whitespace=False,
         help_text="Leave out or empty to keep the stored one.",
     )
-    ca_pem = serializers.CharField(
-        max_length=MAX_PEM_CHARS, required=False, allow_blank=True
-    )
-    allow_plain_http = serializers.BooleanField(required=False)
-    enabled = serializers.BooleanField(required=False)
-    crawl_interval_minutes = serializers.IntegerField(
+    ca_pem = StrictCharField(max_length=MAX_PEM_CHARS, required=False, allow_blank=True)
+    allow_plain_http = StrictBooleanField(required=False)
+    enabled = StrictBooleanField(required=False)
+    crawl_interval_minutes = StrictIntegerField(
         min_value=1, max_value=MAX_INTERVAL_MINUTES, required=False
     )
 
@@ -205,7 +232,7 @@ class VerifyOutcomeSerializer(serializers.Serializer):
 
 
 class TrustSerializer(serializers.Serializer):
-    sha256 = serializers.CharField(
+    sha256 = StrictCharField(
         max_length=200,
         help_text="Fingerprint of the certificate you were shown by Verify.",
     )
@@ -226,13 +253,13 @@ class AuditEntrySerializer(serializers.Serializer):
 
 
 class AccessCheckRequestSerializer(serializers.Serializer):
-    project = serializers.CharField(max_length=63, help_text="The project's slug.")
-    image = serializers.CharField(
+    project = StrictSlugField(max_length=63, help_text="The project's slug.")
+    image = StrictCharField(
         max_length=1024,
         help_text="An image reference as docker pull takes it, e.g. nginx:1.27, "
         "registry.example.com:5000/team-a/app@sha256:…",
     )
-    require_exists = serializers.BooleanField(
+    require_exists = StrictBooleanField(
         default=True,
         help_text="Refuse images found neither in the index nor in the registry.",
     )

@@ -74,5 +74,5 @@ urlpatterns = [
     path("audit/", views.AuditListView.as_view(), name="api_audit"),
     path("access-check/", views.AccessCheckView.as_view(), name="api_access_check"),
     # Anything else under the API is a JSON 404, never the HTML page.
-    re_path(r"^.*$", not_found),
+    re_path(r"^[\s\S]*$", not_found),
 ]

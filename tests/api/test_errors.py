@@ -15,6 +15,13 @@ def test_unknown_path_is_a_json_404(api_as, personas):
         assert "/api/v1/no-such-thing/" in error["message"]
 
 
+def test_odd_paths_are_json_404s_too(personas, client_for):
+    browser = client_for(personas["member"])  # a session, so CSRF would apply
+    for path in ("/api/v1/a%0Ab/", "/api/v1/registries/null,null/verify/"):
+        assert_error(browser.get(path), 404, "not_found")
+        assert_error(browser.post(path), 404, "not_found")
+
+
 def test_missing_object_is_a_json_404(api_as, personas):
     client = api_as("portal_admin")
     assert_error(client.get("/api/v1/registries/999999/"), 404, "not_found")

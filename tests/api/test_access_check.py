@@ -1,0 +1,333 @@
+"""The deploy guard: POST /api/v1/access-check/.
+
+Matching rules are checked with ``require_exists: false`` (no network); the
+existence check runs against a real distribution registry on loopback.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.conftest import assert_error
+
+pytestmark = pytest.mark.django_db
+
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+
+
+def check(client, image, project="team-a", **extra):
+    body = {"project": project, "image": image, "require_exists": False, **extra}
+    response = client.post("/api/v1/access-check/", body)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+@pytest.fixture
+def member(api_as, global_registry, registry_a, registry_b):
+    return api_as("member")
+
+
+# -- hosts and entries ---------------------------------------------------------------
+
+
+def test_global_entry_serves_every_project(member, api_as):
+    answer = check(member, "registry.corp.example/tools/builder:2")
+    assert answer["allowed"] is True
+    assert answer["code"] == "allowed"
+    assert answer["registry"] == "registry.corp.example"
+    assert answer["repository"] == "tools/builder"
+    assert answer["tag"] == "2"
+    assert answer["pull_reference"] == "registry.corp.example/tools/builder:2"
+    assert answer["registry_entry"]["name"] == "Corp registry"
+    assert answer["registry_entry"]["project"] is None
+    # ... including project B.
+    assert check(api_as("other_admin"), "registry.corp.example/x", "team-b")["allowed"]
+
+
+def test_default_port_is_the_same_host(member):
+    assert check(member, "registry.corp.example:443/x")["allowed"] is True
+    answer = check(member, "registry.corp.example:5000/x")
+    assert answer["allowed"] is False
+    assert answer["code"] == "no_registry"
+
+
+def test_unknown_host_is_refused_with_the_reason(member):
+    answer = check(member, "ghcr.io/someone/tool:1")
+    assert answer["allowed"] is False
+    assert answer["code"] == "no_registry"
+    assert "ghcr.io" in answer["reason"] and "team-a" in answer["reason"]
+    assert answer["pull_reference"] is None
+    assert answer["registry_entry"] is None
+
+
+@pytest.mark.parametrize(
+    ("image", "allowed"),
+    [
+        ("images.example.com:5000/team-a", True),
+        ("images.example.com:5000/team-a/x", True),
+        ("images.example.com:5000/team-a/sub/x:1", True),
+        ("images.example.com:5000/team-ab/x", False),
+        ("images.example.com:5000/team-b/x", False),
+        ("images.example.com:5000/x", False),
+    ],
+)
+def test_project_entry_namespace_is_whole_components(member, image, allowed):
+    answer = check(member, image)
+    assert answer["allowed"] is allowed, answer
+    if not allowed:
+        assert answer["code"] == "outside_namespace"
+        assert "team-a" in answer["reason"]
+
+
+def test_another_projects_entry_does_not_count(api_as, registry_a, registry_b):
+    # Same host, but project B only has its own namespace there.
+    answer = check(api_as("other_admin"), "images.example.com:5000/team-a/x", "team-b")
+    assert answer["code"] == "outside_namespace"
+    assert "team-b" in answer["reason"]
+    assert check(api_as("other_admin"), "images.example.com:5000/team-b/x", "team-b")[
+        "allowed"
+    ]
+
+
+def test_disabled_entry_refuses_and_says_so(member, registry_a, personas):
+    from registries.services import registry_set_enabled
+
+    registry_set_enabled(
+        acting_user=personas["project_admin"], registry=registry_a, enabled=False
+    )
+    answer = check(member, "images.example.com:5000/team-a/x")
+    assert answer["allowed"] is False
+    assert answer["code"] == "registry_disabled"
+    assert "Team A images" in answer["reason"]
+    assert answer["pull_reference"] is None
+
+
+def test_most_specific_enabled_entry_answers(member, personas, project_a, registry_a):
+    from registries.services import registry_create, registry_set_enabled
+
+    sub = registry_create(
+        acting_user=personas["project_admin"],
+        project=project_a,
+        name="Team A sub",
+        address="images.example.com:5000",
+        namespace="team-a/sub",
+    )
+    answer = check(member, "images.example.com:5000/team-a/sub/x")
+    assert answer["registry_entry"]["id"] == sub.pk
+    # With the specific one disabled, the wider one still allows it.
+    registry_set_enabled(
+        acting_user=personas["project_admin"], registry=sub, enabled=False
+    )
+    answer = check(member, "images.example.com:5000/team-a/sub/x")
+    assert answer["allowed"] is True
+    assert answer["registry_entry"]["id"] == registry_a.pk
+
+
+# -- Docker Hub ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "nginx",
+        "library/nginx",
+        "docker.io/nginx",
+        "docker.io/library/nginx:latest",
+        "index.docker.io/library/nginx",
+        "registry-1.docker.io/library/nginx",
+        "registry.hub.docker.com/library/nginx",
+    ],
+)
+def test_docker_hub_names_all_match_the_default_entry(member, image):
+    answer = check(member, image)
+    assert answer["allowed"] is True, answer
+    assert answer["registry"] == "docker.io"
+    assert answer["repository"] == "library/nginx"
+    assert answer["tag"] == "latest"
+    assert answer["registry_entry"]["name"] == "Docker Hub"
+    assert answer["pull_reference"] == "docker.io/library/nginx:latest"
+
+
+def test_docker_hub_disabled_or_gone(member, personas):
+    from registries.models import Registry
+    from registries.services import registry_delete, registry_set_enabled
+
+    hub = Registry.objects.get(is_default=True)
+    registry_set_enabled(
+        acting_user=personas["portal_admin"], registry=hub, enabled=False
+    )
+    assert check(member, "grafana/grafana")["code"] == "registry_disabled"
+    registry_delete(acting_user=personas["portal_admin"], registry=hub)
+    answer = check(member, "grafana/grafana")
+    assert answer["code"] == "no_registry"
+    assert "docker.io" in answer["reason"]
+
+
+def test_docker_hub_namespace_entry(member, personas, project_a):
+    """A project may be limited to one Docker Hub organisation."""
+    from registries.models import Registry
+    from registries.services import registry_create, registry_delete
+
+    registry_delete(
+        acting_user=personas["portal_admin"],
+        registry=Registry.objects.get(is_default=True),
+    )
+    registry_create(
+        acting_user=personas["project_admin"],
+        project=project_a,
+        name="Hub: bitnami only",
+        address="index.docker.io",
+        namespace="bitnami",
+    )
+    assert check(member, "bitnami/redis:7")["allowed"] is True
+    assert check(member, "docker.io/bitnami/redis")["allowed"] is True
+    assert check(member, "nginx")["code"] == "outside_namespace"
+
+
+# -- digests and tags ------------------------------------------------------------------
+
+
+def test_digest_is_pinned_in_the_answer(member):
+    answer = check(member, f"registry.corp.example/app@{DIGEST}")
+    assert answer["allowed"] is True
+    assert answer["digest"] == DIGEST
+    assert answer["tag"] is None
+    assert answer["pull_reference"] == f"registry.corp.example/app@{DIGEST}"
+    answer = check(member, f"nginx:1.27@{DIGEST}")
+    assert answer["tag"] == "1.27"
+    assert answer["pull_reference"] == f"docker.io/library/nginx@{DIGEST}"
+
+
+# -- who may ask, and bad input -------------------------------------------------------
+
+
+def test_outsiders_and_anonymous_cannot_ask(api_as, registry_a):
+    body = {"project": "team-a", "image": "nginx", "require_exists": False}
+    assert_error(api_as("other_admin").post("/api/v1/access-check/", body), 404)
+    assert_error(api_as(None).post("/api/v1/access-check/", body), 401)
+    assert check(api_as("viewer"), "nginx")["allowed"] is True
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "says"),
+    [
+        ({"project": "team-a", "image": "Nginx"}, "image", "lower-case"),
+        ({"project": "team-a", "image": "nginx@sha256:12"}, "image", "64"),
+        ({"project": "team-a", "image": "a b"}, "image", "spaces"),
+        ({"project": "team-a", "image": ""}, "image", "blank"),
+        ({"project": "team-a"}, "image", "required"),
+        ({"image": "nginx"}, "project", "required"),
+        ({"project": "no such!", "image": "nginx"}, "project", "slug"),
+        (
+            {"project": "team-a", "image": "x", "require_exists": "maybe"},
+            "require_exists",
+            "valid boolean",
+        ),
+    ],
+)
+def test_malformed_requests_are_400_with_a_message(member, body, field, says):
+    error = assert_error(member.post("/api/v1/access-check/", body), 400, "invalid")
+    assert field in error["fields"], error
+    assert says in " ".join(error["fields"][field])
+
+
+def test_unknown_project_is_404(member):
+    body = {"project": "team-z", "image": "nginx"}
+    assert_error(member.post("/api/v1/access-check/", body), 404)
+
+
+# -- existence, against a real registry -----------------------------------------------
+
+
+@pytest.fixture
+def live_entry(live_registry, personas, project_a):
+    from registries.services import registry_create
+
+    return registry_create(
+        acting_user=personas["project_admin"],
+        project=project_a,
+        name="Live registry",
+        address=live_registry.url,
+        namespace="team-a",
+        allow_plain_http=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def pushed(live_registry):
+    pusher = live_registry.pusher()
+    return pusher.image("team-a/app", "v1")
+
+
+@pytest.mark.registry
+def test_existing_tag_is_allowed_and_pinned(api_as, live_registry, live_entry, pushed):
+    image = f"{live_registry.host_port}/team-a/app:v1"
+    response = api_as("member").post(
+        "/api/v1/access-check/", {"project": "team-a", "image": image}
+    )
+    answer = response.json()
+    assert answer["allowed"] is True, answer
+    assert answer["digest"] == pushed.digest
+    assert answer["pull_reference"] == (
+        f"{live_registry.host_port}/team-a/app@{pushed.digest}"
+    )
+    assert answer["tag"] == "v1"
+
+
+@pytest.mark.registry
+def test_existing_digest_is_allowed(api_as, live_registry, live_entry, pushed):
+    image = f"{live_registry.host_port}/team-a/app@{pushed.digest}"
+    answer = (
+        api_as("viewer")
+        .post("/api/v1/access-check/", {"project": "team-a", "image": image})
+        .json()
+    )
+    assert answer["allowed"] is True, answer
+    assert answer["digest"] == pushed.digest
+
+
+@pytest.mark.registry
+@pytest.mark.parametrize(
+    "path",
+    ["team-a/app:no-such-tag", f"team-a/app@{DIGEST}", "team-a/never-pushed:v1"],
+)
+def test_missing_image_is_refused(api_as, live_registry, live_entry, pushed, path):
+    image = f"{live_registry.host_port}/{path}"
+    answer = (
+        api_as("member")
+        .post("/api/v1/access-check/", {"project": "team-a", "image": image})
+        .json()
+    )
+    assert answer["allowed"] is False
+    assert answer["code"] == "image_not_found"
+    assert "was not found" in answer["reason"]
+    assert answer["pull_reference"] is None
+    # Without the existence check the same reference is allowed (not pinned).
+    answer = check(api_as("member"), image)
+    assert answer["allowed"] is True
+
+
+@pytest.mark.registry
+def test_unreachable_registry_fails_closed(api_as, personas, project_a):
+    from registries.services import registry_create
+    from tests.support.registry import free_port
+
+    port = free_port()
+    registry_create(
+        acting_user=personas["project_admin"],
+        project=project_a,
+        name="Down",
+        address=f"http://127.0.0.1:{port}",
+        allow_plain_http=True,
+    )
+    answer = (
+        api_as("member")
+        .post(
+            "/api/v1/access-check/",
+            {"project": "team-a", "image": f"127.0.0.1:{port}/team-a/app:v1"},
+        )
+        .json()
+    )
+    assert answer["allowed"] is False
+    assert answer["code"] == "registry_error"
+    assert "Down" in answer["reason"]
