@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -76,19 +77,30 @@ def kept_secret(name: str, path: Path, generate) -> str:
     value = env_str(name)
     if value:
         return value
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write a private temporary file, then link it into place: the link is
+        # atomic and fails if another process won the race, so every process
+        # agrees on one key and nobody ever reads a half-written file.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(generate() + "\n")
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+        finally:
+            os.unlink(tmp)
     try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    value = generate()
-    # O_EXCL: two processes starting at once must agree on one key.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as fh:
-        fh.write(value + "\n")
+        value = path.read_text().strip()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{name}: cannot read {path}: {exc}") from exc
+    if not value:
+        raise ImproperlyConfigured(
+            f"{path} is empty. Restore the key it held (data encrypted with it "
+            f"cannot be read otherwise), or delete the file to generate a new one."
+        )
     return value
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
-from portal.models import AuditEntry, Membership, Project
+from portal.models import AuditEntry, Membership, Project, Role
 
 
 def audit_record(
@@ -91,6 +93,26 @@ def project_delete(*, acting_user, project: Project) -> None:
     project.delete()
 
 
+def _ensure_another_admin(membership: Membership) -> None:
+    """Refuse to leave a project without a project admin."""
+    # Lock the project's admin rows so two admins demoting each other at once
+    # cannot both succeed.
+    admins = list(
+        Membership.objects.select_for_update()
+        .filter(project_id=membership.project_id, role=Role.ADMIN)
+        .values_list("pk", flat=True)
+    )
+    if not set(admins) - {membership.pk}:
+        raise ValidationError(
+            _(
+                "%(project)s needs at least one project admin: make another member "
+                "admin first."
+            ),
+            params={"project": membership.project},
+            code="last_admin",
+        )
+
+
 @transaction.atomic
 def membership_add(*, acting_user, project: Project, user, role: str) -> Membership:
     membership = Membership(project=project, user=user, role=role)
@@ -111,6 +133,8 @@ def membership_change_role(
     *, acting_user, membership: Membership, role: str
 ) -> Membership:
     before = membership.role
+    if before == Role.ADMIN and role != Role.ADMIN:
+        _ensure_another_admin(membership)
     membership.role = role
     membership.full_clean()
     membership.save(update_fields=["role"])
@@ -126,6 +150,8 @@ def membership_change_role(
 
 @transaction.atomic
 def membership_remove(*, acting_user, membership: Membership) -> None:
+    if membership.role == Role.ADMIN:
+        _ensure_another_admin(membership)
     audit_record(
         actor=acting_user,
         action="member.remove",

@@ -116,10 +116,16 @@ def project_member_role(request, slug, member_id):
     project, membership = _membership_for_admin(request, slug, member_id)
     form = MemberRoleForm(request.POST)
     if form.is_valid():
-        services.membership_change_role(
-            acting_user=request.user, membership=membership, role=form.cleaned_data["role"]
-        )
-        messages.success(request, _("Role changed."))
+        try:
+            services.membership_change_role(
+                acting_user=request.user,
+                membership=membership,
+                role=form.cleaned_data["role"],
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("Role changed."))
     else:
         messages.error(request, _("Choose a valid role."))
     return redirect("project_members", slug=project.slug)
@@ -129,8 +135,12 @@ def project_member_role(request, slug, member_id):
 @login_required
 def project_member_remove(request, slug, member_id):
     project, membership = _membership_for_admin(request, slug, member_id)
-    services.membership_remove(acting_user=request.user, membership=membership)
-    messages.success(request, _("Member removed."))
+    try:
+        services.membership_remove(acting_user=request.user, membership=membership)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Member removed."))
     return redirect("project_members", slug=project.slug)
 
 

@@ -143,6 +143,20 @@ def test_kept_secret_lets_the_first_of_two_writers_win(clean_env, tmp_path):
     assert env.kept_secret("PORTAL_X", path, generate) == "written-by-the-other-process"
 
 
+def test_kept_secret_refuses_an_empty_key_file_naming_it(clean_env, tmp_path):
+    """An emptied key file stops the start rather than silently making a new key."""
+    path = tmp_path / "kept"
+    path.write_text("\n")
+    with pytest.raises(ImproperlyConfigured, match=str(path)):
+        env.kept_secret("PORTAL_X", path, lambda: "fresh")
+    assert path.read_text() == "\n"
+
+
+def test_kept_secret_leaves_no_temporary_files(clean_env, tmp_path):
+    env.kept_secret("PORTAL_X", tmp_path / "kept", lambda: "k")
+    assert [p.name for p in tmp_path.iterdir()] == ["kept"]
+
+
 def test_generated_keys_are_usable():
     from cryptography.fernet import Fernet
 
