@@ -68,6 +68,8 @@ class Repository(models.Model):
     star_count = models.PositiveIntegerField(null=True, blank=True)
     pull_count = models.PositiveBigIntegerField(null=True, blank=True)
     tag_count = models.PositiveIntegerField(default=0)
+    # What the pull command in search results names: latest, else the newest tag.
+    default_tag = models.CharField(max_length=128, blank=True)
     # Name words, description and label values: what full-text search reads.
     search_text = models.TextField(blank=True)
     last_modified = models.DateTimeField(

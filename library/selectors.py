@@ -202,6 +202,7 @@ class Hit:
     last_modified: datetime | None = None
     live: bool = False
     rank: int = 4
+    default_tag: str = "latest"
 
     @property
     def url(self) -> str:
@@ -209,7 +210,8 @@ class Hit:
 
     @property
     def pull_command(self) -> str:
-        return "docker pull " + self.registry.pull_reference(self.name, "latest")
+        tag = self.default_tag or "latest"
+        return "docker pull " + self.registry.pull_reference(self.name, tag)
 
 
 @dataclass
@@ -384,6 +386,7 @@ def search_repositories(
         "star_count",
         "pull_count",
         "tag_count",
+        "default_tag",
         "last_modified",
     )
     with transaction.atomic():
@@ -413,6 +416,7 @@ def search_repositories(
                 tag_count=repository.tag_count,
                 last_modified=repository.last_modified,
                 rank=getattr(repository, "rank", 4),
+                default_tag=repository.default_tag,
             )
         )
     if query.text and query.page == 1 and not query.tag_filters:

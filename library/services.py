@@ -284,6 +284,7 @@ def search_text(name: str, description: str, rows: Iterable[TagRow]) -> str:
 def _aggregates(name: str, info: RepositoryInfo, rows: dict[str, TagRow]) -> dict:
     created = [row.created for row in rows.values() if row.created is not None]
     return {
+        "default_tag": default_tag(rows),
         "short_name": name.rsplit("/", 1)[-1],
         "description": info.description or "",
         "is_official": bool(info.is_official),
@@ -293,6 +294,18 @@ def _aggregates(name: str, info: RepositoryInfo, rows: dict[str, TagRow]) -> dic
         "last_modified": max(created) if created else None,
         "search_text": search_text(name, info.description or "", rows.values()),
     }
+
+
+def default_tag(rows: dict[str, TagRow]) -> str:
+    """Return ``latest`` if there is one, else the most recently created tag."""
+    if not rows or "latest" in rows:
+        return "latest" if rows else ""
+
+    def newest(name: str) -> tuple[float, str]:
+        created = rows[name].created
+        return (created.timestamp() if created else float("-inf"), name)
+
+    return max(rows, key=newest)
 
 
 def _retrying(call: Callable, *args):

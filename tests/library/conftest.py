@@ -139,18 +139,17 @@ def make_entry(personas):
             personas["portal_admin"] if project is None else personas["project_admin"]
         )
         username, password = server.credentials
-        fields.setdefault("name", f"{server.host_port} {namespace or 'all'}")
-        return registry_create(
-            acting_user=acting,
-            project=project,
-            address=server.url,
-            namespace=namespace,
-            allow_plain_http=not server.tls,
-            username=username,
-            password=password,
-            ca_pem=server.ca_pem,
+        values = {
+            "name": f"{server.host_port} {namespace or 'all'}",
+            "address": server.url,
+            "namespace": namespace,
+            "allow_plain_http": not server.tls,
+            "username": username,
+            "password": password,
+            "ca_pem": server.ca_pem,
             **fields,
-        )
+        }
+        return registry_create(acting_user=acting, project=project, **values)
 
     return make
 

@@ -70,6 +70,9 @@ def test_hits_name_the_entry_that_grants_them(entries, personas, project_a):
     ]
     host = entries["a"].host
     assert results.hits[0].pull_command == f"docker pull {host}/team-a/webshop:latest"
+    # Without a latest tag, the command names the newest tag instead.
+    api = search_repositories(personas["member"], project_a, SearchQuery(text="api"))
+    assert api.hits[0].pull_command == f"docker pull {host}/team-a/api:2.0"
 
 
 def test_a_disabled_entry_vanishes_at_once(entries, personas, project_a):
