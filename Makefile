@@ -55,6 +55,11 @@ system-packages:
 test: $(VENV)/.test system-packages
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Figures, not tests: crawl vs its floor, push-to-searchable, search at 100k
+# repositories (needs PostgreSQL and Redis on loopback; knobs in bench/__main__.py).
+bench: $(VENV)/.test system-packages
+	$(PY) -m bench
+
 worker: $(VENV)/.runtime
 	$(VENV)/bin/celery -A portal worker -B --loglevel INFO
 
