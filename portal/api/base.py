@@ -59,9 +59,14 @@ class PortalAPIView(GenericAPIView):
                 }
             )
         for name in known:
-            if len(request.query_params.getlist(name)) > 1:
+            values = request.query_params.getlist(name)
+            if len(values) > 1:
                 raise exceptions.ValidationError(
                     {name: [_("Give this parameter once.")]}
+                )
+            if values == [""]:
+                raise exceptions.ValidationError(
+                    {name: [_("Give a value, or leave the parameter out.")]}
                 )
 
     def project_from_query(self, *, required: bool) -> Project | None:

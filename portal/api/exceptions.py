@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, serializers, status
 from rest_framework.renderers import JSONRenderer
@@ -35,6 +36,14 @@ class ErrorSerializer(serializers.Serializer):
     """The body of every error response."""
 
     error = ErrorDetailSerializer()
+
+
+class Conflict(exceptions.APIException):
+    """The request is understood, but the object's state does not allow it now."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+    default_detail = gettext_lazy("This cannot be done in the object's current state.")
 
 
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:

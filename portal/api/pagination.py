@@ -9,6 +9,8 @@ from rest_framework.pagination import PageNumberPagination
 
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
+# Deeper pages than this are not worth an OFFSET scan; narrow the search instead.
+MAX_PAGE_NUMBER = 10_000
 
 
 def positive_int(params, name: str, *, default: int, maximum: int | None = None) -> int:

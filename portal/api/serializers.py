@@ -7,6 +7,8 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from library.models import CrawlStatus, CrawlTrigger
+from library.selectors import crawl_states
 from portal.models import Role
 from portal.selectors import is_portal_admin, role_in_project
 from registries.models import ApiVersion, Flavour, VerifyStatus
@@ -104,6 +106,43 @@ class MemberRoleSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices)
 
 
+class CrawlCountersSerializer(serializers.Serializer):
+    repositories_found = serializers.IntegerField()
+    repositories_done = serializers.IntegerField()
+    repositories_changed = serializers.IntegerField()
+    repositories_deleted = serializers.IntegerField()
+    tags_found = serializers.IntegerField()
+    tags_described = serializers.IntegerField()
+    tags_deleted = serializers.IntegerField()
+    errors = serializers.IntegerField()
+
+
+class CrawlSerializer(serializers.Serializer):
+    """One crawl; its counters cover the whole registry, so namespaces get none."""
+
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=CrawlStatus.choices)
+    trigger = serializers.ChoiceField(choices=CrawlTrigger.choices)
+    percent = serializers.IntegerField(help_text="Progress, 0 to 100.")
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    duration_seconds = serializers.SerializerMethodField()
+    error_code = serializers.CharField()
+    error_message = serializers.CharField()
+    counters = serializers.SerializerMethodField()
+
+    def get_duration_seconds(self, crawl) -> float | None:
+        duration = crawl.duration
+        return round(duration.total_seconds(), 3) if duration is not None else None
+
+    @extend_schema_field(CrawlCountersSerializer(allow_null=True))
+    def get_counters(self, crawl):
+        if not self.context.get("show_counters", False):
+            return None
+        return CrawlCountersSerializer(crawl).data
+
+
 class RegistrySerializer(serializers.Serializer):
     """A registry entry as its readers see it; connection details for its writers."""
 
@@ -139,6 +178,9 @@ class RegistrySerializer(serializers.Serializer):
     connection = serializers.SerializerMethodField(
         help_text="Credentials and trust settings; only for those who may change it."
     )
+    crawl = serializers.SerializerMethodField(
+        help_text="The latest crawl of the index this entry reads, if any."
+    )
 
     def _writable(self, registry) -> bool:
         cache = self.context.setdefault("_writable", {})
@@ -150,6 +192,18 @@ class RegistrySerializer(serializers.Serializer):
 
     def get_writable(self, registry) -> bool:
         return self._writable(registry)
+
+    @extend_schema_field(CrawlSerializer(allow_null=True))
+    def get_crawl(self, registry):
+        # List views pass every row's crawl in one go; a single entry asks here.
+        states = self.context.get("crawls")
+        if states is None:
+            states = crawl_states([registry])
+        crawl = states.get(registry.pk)
+        if crawl is None:
+            return None
+        context = {"show_counters": not registry.namespace}
+        return CrawlSerializer(crawl, context=context).data
 
     @extend_schema_field(
         {
@@ -306,3 +360,103 @@ def me_data(user, projects) -> dict:
         "is_portal_admin": is_portal_admin(user),
         "projects": projects,
     }
+
+
+# -- the Library: crawls, search, repositories and tags --------------------------------
+
+
+class WebhookSerializer(serializers.Serializer):
+    url = serializers.CharField()
+    secret = serializers.CharField()
+
+
+class CrawlOverviewSerializer(serializers.Serializer):
+    registry = serializers.IntegerField(source="registry.pk")
+    live = serializers.BooleanField(
+        help_text="Searched live (no catalog, e.g. Docker Hub): never crawled."
+    )
+    repositories = serializers.IntegerField(help_text="Indexed in this namespace.")
+    tags = serializers.IntegerField(help_text="Indexed in this namespace.")
+    latest = CrawlSerializer(source="crawl", allow_null=True)
+    recent = CrawlSerializer(many=True)
+    webhook = serializers.SerializerMethodField(
+        help_text="Where the registry sends push notifications (writers only)."
+    )
+
+    @extend_schema_field(WebhookSerializer(allow_null=True))
+    def get_webhook(self, overview):
+        url = self.context.get("webhook_url")
+        if not url or overview.live:
+            return None
+        return {"url": url, "secret": overview.registry.webhook_secret}
+
+
+class HitRegistrySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    host = serializers.CharField()
+    namespace = serializers.CharField()
+
+
+class HitSerializer(serializers.Serializer):
+    registry = HitRegistrySerializer()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    is_official = serializers.BooleanField()
+    star_count = serializers.IntegerField(allow_null=True)
+    pull_count = serializers.IntegerField(allow_null=True)
+    tag_count = serializers.IntegerField(allow_null=True)
+    last_modified = serializers.DateTimeField(allow_null=True)
+    live = serializers.BooleanField(help_text="Found by asking the registry live.")
+    pull_reference = serializers.SerializerMethodField()
+
+    def get_pull_reference(self, hit) -> str:
+        return hit.registry.pull_reference(hit.name, "latest")
+
+
+class SearchResultsSerializer(serializers.Serializer):
+    count = serializers.IntegerField(source="total")
+    count_capped = serializers.BooleanField(
+        source="total_capped", help_text="There are more than count results."
+    )
+    page = serializers.IntegerField()
+    next = serializers.SerializerMethodField()
+    previous = serializers.SerializerMethodField()
+    notices = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Things the person searching should know (a registry unreachable).",
+    )
+    results = HitSerializer(many=True, source="hits")
+
+    def get_next(self, results) -> str | None:
+        return self.context.get("next")
+
+    def get_previous(self, results) -> str | None:
+        return self.context.get("previous")
+
+
+class TagSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    digest = serializers.CharField(help_text="Empty for tags listed live.")
+    media_type = serializers.CharField()
+    size = serializers.IntegerField(allow_null=True)
+    created = serializers.DateTimeField(allow_null=True)
+    platforms = serializers.ListField(child=serializers.CharField())
+    labels = serializers.DictField(child=serializers.CharField())
+    pull_reference = serializers.CharField(
+        help_text="host/repository@digest when the digest is known, else :tag."
+    )
+
+
+class RepositoryDetailSerializer(serializers.Serializer):
+    registry = HitRegistrySerializer()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    live = serializers.BooleanField()
+    notice = serializers.CharField()
+    insecure = serializers.BooleanField(
+        help_text="Plain HTTP: Docker hosts need --insecure-registry for it."
+    )
+    page = serializers.IntegerField(source="tag_page")
+    has_next = serializers.BooleanField()
+    tags = TagSerializer(many=True)

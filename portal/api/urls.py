@@ -71,6 +71,22 @@ urlpatterns = [
         views.RegistryTrustView.as_view(),
         name="api_registry_trust",
     ),
+    path(
+        "registries/<int:pk>/crawls/",
+        views.CrawlOverviewView.as_view(),
+        name="api_registry_crawls",
+    ),
+    path(
+        "registries/<int:pk>/crawl/",
+        views.CrawlStartView.as_view(),
+        name="api_registry_crawl",
+    ),
+    path(
+        "registries/<int:pk>/repositories/<path:name>/",
+        views.RepositoryDetailView.as_view(),
+        name="api_repository",
+    ),
+    path("search/", views.SearchView.as_view(), name="api_search"),
     path("audit/", views.AuditListView.as_view(), name="api_audit"),
     path("access-check/", views.AccessCheckView.as_view(), name="api_access_check"),
     # Anything else under the API is a JSON 404, never the HTML page.

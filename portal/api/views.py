@@ -7,19 +7,32 @@ outsider gets 404, a member without the right role 403, exactly as on the pages.
 
 from __future__ import annotations
 
+import dataclasses
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 
-from portal import selectors, services
+from library import selectors as library_selectors
+from library import services as library_services
+from library.forms import SearchForm
+from portal import access, selectors, services
 from portal.api import serializers as s
 from portal.api.base import PortalAPIView, project_parameter
-from portal.api.pagination import BoundedPageNumberPagination
-from registries import access, connect
+from portal.api.exceptions import Conflict
+from portal.api.pagination import (
+    MAX_PAGE_NUMBER,
+    MAX_PAGE_SIZE,
+    BoundedPageNumberPagination,
+    positive_int,
+)
+from registries import connect
 from registries import selectors as registry_selectors
 from registries import services as registry_services
 
@@ -29,9 +42,23 @@ def _require_portal_admin(user, message: str) -> None:
         raise PermissionDenied(message)
 
 
-def _text_param(name: str, description: str) -> OpenApiParameter:
+def _text_param(
+    name: str, description: str, *, max_length: int | None = None
+) -> OpenApiParameter:
+    schema = {"type": "string", "minLength": 1}
+    if max_length is not None:
+        schema["maxLength"] = max_length
     return OpenApiParameter(
-        name, OpenApiTypes.STR, OpenApiParameter.QUERY, description=description
+        name, schema, OpenApiParameter.QUERY, description=description
+    )
+
+
+def _int_param(name: str, description: str, *, maximum: int | None = None):
+    schema = {"type": "integer", "minimum": 1}
+    if maximum is not None:
+        schema["maximum"] = maximum
+    return OpenApiParameter(
+        name, schema, OpenApiParameter.QUERY, description=description
     )
 
 
@@ -40,12 +67,21 @@ class ListMixin:
 
     pagination_class = BoundedPageNumberPagination
 
+    def page_context(self, page: list) -> dict:
+        """Return what the serializer needs for a whole page at once."""
+        return {}
+
     def paginated(self, queryset):
         page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        serializer = self.get_serializer(
+            page,
+            many=True,
+            context={**self.get_serializer_context(), **self.page_context(page)},
+        )
+        return self.get_paginated_response(serializer.data)
 
 
-# -- you and your projects -------------------------------------------------------
+# -- you and your projects -------------------------------------------------------------
 
 
 class MeView(PortalAPIView):
@@ -107,7 +143,7 @@ class ProjectDetailView(PortalAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-# -- members ------------------------------------------------------------------------
+# -- members ---------------------------------------------------------------------------
 
 
 def _membership(project, username: str):
@@ -199,6 +235,9 @@ class MemberDetailView(PortalAPIView):
 class RegistryListView(ListMixin, PortalAPIView):
     serializer_class = s.RegistrySerializer
     query_params = ("project",)
+
+    def page_context(self, page):
+        return {"crawls": library_selectors.crawl_states(page)}
 
     @extend_schema(
         summary="Registry entries: global ones, and the project's own with ?project=",
@@ -413,7 +452,217 @@ class RegistryTrustView(PortalAPIView):
         )
 
 
-# -- audit log ------------------------------------------------------------------------
+# -- the Library: crawls, search, repositories and tags --------------------------------
+
+
+def _crawl_overview_data(request, registry):
+    """Return the crawl page's facts; the webhook secret only for its writers."""
+    overview = library_selectors.crawl_overview(registry)
+    context = {"show_counters": overview.show_counters}
+    if registry_selectors.can_write_registry(request.user, registry):
+        context["webhook_url"] = request.build_absolute_uri(
+            reverse("library_webhook", args=[registry.pk])
+        )
+    return s.CrawlOverviewSerializer(overview, context=context).data
+
+
+class CrawlOverviewView(PortalAPIView):
+    serializer_class = s.CrawlOverviewSerializer
+
+    @extend_schema(
+        summary="Crawls of an entry's index: status, progress, counts and errors"
+    )
+    def get(self, request, pk):
+        registry = registry_selectors.registry_for_read(request.user, pk)
+        return Response(_crawl_overview_data(request, registry))
+
+
+class CrawlStartView(PortalAPIView):
+    serializer_class = s.CrawlOverviewSerializer
+
+    @extend_schema(
+        summary="Crawl now: queue a crawl of the entry's index (its writers)",
+        request=None,
+        responses={202: s.CrawlOverviewSerializer},
+    )
+    def post(self, request, pk):
+        registry = registry_selectors.registry_for_write(request.user, pk)
+        if not registry.enabled:
+            raise Conflict(
+                _("This entry is disabled; enable it before crawling."),
+                code="registry_disabled",
+            )
+        if library_services.is_live_entry(registry):
+            raise Conflict(
+                _("This registry is searched live; there is no crawl."),
+                code="live_registry",
+            )
+        crawl = library_services.crawl_request_for_entry(
+            acting_user=request.user, registry=registry
+        )
+        if crawl is None:
+            raise Conflict(
+                _("The stored credentials cannot be read; save the password again."),
+                code="credentials_unreadable",
+            )
+        return Response(
+            _crawl_overview_data(request, registry), status=status.HTTP_202_ACCEPTED
+        )
+
+
+_SEARCH_PARAMS = (
+    ("q", "Free text: repository path, description and label values."),
+    ("namespace", "Only repositories under this path, e.g. team-a or team-a/sub."),
+    ("tag", "Only repositories with this tag."),
+    ("digest", "Only repositories with a tag whose digest starts with this."),
+    ("label", "key=value, or key for any value."),
+    ("platform", "os/architecture, e.g. linux/arm64."),
+)
+
+
+class SearchView(PortalAPIView):
+    """The Library search: the page's form, selector, filters and sort."""
+
+    serializer_class = s.SearchResultsSerializer
+    query_params = (
+        "project",
+        "registry",
+        "sort",
+        "page",
+        "page_size",
+        *(name for name, _help in _SEARCH_PARAMS),
+    )
+
+    @extend_schema(
+        summary="Search the repositories available to a project",
+        parameters=[
+            project_parameter(
+                required=False,
+                description=_(
+                    "Search what this project may use; without it, global entries only."
+                ),
+            ),
+            *(
+                _text_param(
+                    name, help_text, max_length=SearchForm.base_fields[name].max_length
+                )
+                for name, help_text in _SEARCH_PARAMS
+            ),
+            _int_param("registry", "Only this registry entry (its id)."),
+            OpenApiParameter(
+                "sort",
+                OpenApiTypes.STR,
+                enum=list(library_selectors.SORTS),
+                description="relevance (default), name or updated.",
+            ),
+            _int_param(
+                "page",
+                "Page number.",
+                maximum=SearchForm.base_fields["page"].max_value,
+            ),
+            _int_param(
+                "page_size",
+                f"Results per page (default {library_selectors.PAGE_SIZE}).",
+                maximum=MAX_PAGE_SIZE,
+            ),
+        ],
+    )
+    def get(self, request):
+        project = self.project_from_query(required=False)
+        params = request.query_params
+        page_size = positive_int(
+            params,
+            "page_size",
+            default=library_selectors.PAGE_SIZE,
+            maximum=MAX_PAGE_SIZE,
+        )
+        form = SearchForm(
+            params,
+            registries=registry_selectors.registries_available(request.user, project),
+        )
+        if not form.is_valid():
+            raise exceptions.ValidationError(
+                {name: list(errors) for name, errors in form.errors.items()}
+            )
+        query = dataclasses.replace(form.search_query(), page_size=page_size)
+        results = library_selectors.search_repositories(request.user, project, query)
+        url = request.build_absolute_uri()
+        data = s.SearchResultsSerializer(
+            results,
+            context={
+                "next": replace_query_param(url, "page", query.page + 1)
+                if results.has_next
+                else None,
+                "previous": replace_query_param(url, "page", query.page - 1)
+                if results.has_previous
+                else None,
+            },
+        ).data
+        return Response(data)
+
+
+def _tag_data(page, tag) -> dict:
+    digest = getattr(tag, "digest", "") or ""
+    registry = page.registry
+    if digest:
+        pull = f"{registry.host}/{page.name}@{digest}"
+    else:
+        pull = registry.pull_reference(page.name, tag.name)
+    return {
+        "name": tag.name,
+        "digest": digest,
+        "media_type": getattr(tag, "media_type", "") or "",
+        "size": tag.size,
+        "created": tag.created,
+        "platforms": [str(platform) for platform in tag.platforms],
+        "labels": {str(k): str(v) for k, v in (tag.labels or {}).items()},
+        "pull_reference": pull,
+    }
+
+
+class RepositoryDetailView(PortalAPIView):
+    serializer_class = s.RepositoryDetailSerializer
+    query_params = ("project", "page")
+
+    @extend_schema(
+        summary="One repository of an entry, with a page of its tags",
+        parameters=[
+            project_parameter(
+                required=False,
+                description=_(
+                    "Read as this project (needed for the project's own entries)."
+                ),
+            ),
+            _int_param(
+                "page",
+                f"Page of tags, {library_selectors.TAGS_PAGE_SIZE} a page.",
+                maximum=MAX_PAGE_NUMBER,
+            ),
+        ],
+    )
+    def get(self, request, pk, name):
+        project = self.project_from_query(required=False)
+        tag_page = positive_int(
+            request.query_params, "page", default=1, maximum=MAX_PAGE_NUMBER
+        )
+        page = library_selectors.repository_detail(
+            request.user, project, pk, name, tag_page=tag_page
+        )
+        data = {
+            "registry": page.registry,
+            "name": page.name,
+            "description": page.repository.description if page.repository else "",
+            "live": page.live,
+            "notice": page.notice,
+            "insecure": page.insecure,
+            "tag_page": page.tag_page,
+            "has_next": page.has_next,
+            "tags": [_tag_data(page, tag) for tag in page.tags],
+        }
+        return Response(self.get_serializer(data).data)
+
+
+# -- audit log -------------------------------------------------------------------------
 
 
 class AuditListView(ListMixin, PortalAPIView):
@@ -451,7 +700,7 @@ class AuditListView(ListMixin, PortalAPIView):
         return self.paginated(entries)
 
 
-# -- the deploy guard ------------------------------------------------------------
+# -- the deploy guard ------------------------------------------------------------------
 
 
 def _access_data(decision: access.AccessDecision) -> dict:

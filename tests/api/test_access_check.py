@@ -27,7 +27,7 @@ def member(api_as, global_registry, registry_a, registry_b):
     return api_as("member")
 
 
-# -- hosts and entries ---------------------------------------------------------------
+# -- hosts and entries -----------------------------------------------------------------
 
 
 def test_global_entry_serves_every_project(member, api_as):
@@ -198,7 +198,7 @@ def test_digest_is_pinned_in_the_answer(member):
     assert answer["pull_reference"] == f"docker.io/library/nginx@{DIGEST}"
 
 
-# -- who may ask, and bad input -------------------------------------------------------
+# -- who may ask, and bad input --------------------------------------------------------
 
 
 def test_outsiders_and_anonymous_cannot_ask(api_as, registry_a):
@@ -236,7 +236,7 @@ def test_unknown_project_is_404(member):
     assert_error(member.post("/api/v1/access-check/", body), 404)
 
 
-# -- existence, against a real registry -----------------------------------------------
+# -- existence, against a real registry ------------------------------------------------
 
 
 @pytest.fixture
@@ -331,3 +331,97 @@ def test_unreachable_registry_fails_closed(api_as, personas, project_a):
     assert answer["allowed"] is False
     assert answer["code"] == "registry_error"
     assert "Down" in answer["reason"]
+
+
+# -- existence in the index ------------------------------------------------------------
+
+
+def _crawl(entry):
+    from library import services
+
+    crawl = services.crawl_request(source=services.source_for_entry(entry))
+    services.crawl_run(crawl_id=crawl.pk)
+    crawl.refresh_from_db()
+    assert crawl.status == "succeeded", crawl.error_message
+
+
+@pytest.mark.registry
+def test_the_index_answers_and_pins_without_the_network(
+    api_as, live_registry, live_entry
+):
+    pusher = live_registry.pusher()
+    image = pusher.image("team-a/indexed", "v1")
+    _crawl(live_entry)
+    reference = f"{live_registry.host_port}/team-a/indexed:v1"
+    # Without the existence check the index still pins the digest it knows.
+    answer = check(api_as("member"), reference)
+    assert answer["digest"] == image.digest
+    assert answer["pull_reference"].endswith(f"/team-a/indexed@{image.digest}")
+    # Gone from the registry but still indexed: the index is enough.
+    pusher.delete("team-a/indexed", image.digest)
+    answer = (
+        api_as("member")
+        .post("/api/v1/access-check/", {"project": "team-a", "image": reference})
+        .json()
+    )
+    assert answer["allowed"] is True
+    assert answer["digest"] == image.digest
+
+
+@pytest.mark.registry
+def test_index_rows_of_a_disabled_entry_do_not_count(
+    api_as, live_registry, live_entry, personas
+):
+    from registries.services import registry_set_enabled
+
+    image = live_registry.pusher().image("team-a/hidden", "v1")
+    _crawl(live_entry)
+    registry_set_enabled(
+        acting_user=personas["project_admin"], registry=live_entry, enabled=False
+    )
+    answer = check(api_as("member"), f"{live_registry.host_port}/team-a/hidden:v1")
+    assert answer["code"] == "registry_disabled"
+    assert answer["digest"] is None
+    assert image.digest not in str(answer)
+
+
+# -- Docker Hub, live (against the fake hub: Docker Hub is unreachable here) -----------
+
+
+@pytest.fixture
+def fake_hub(settings):
+    from django.core.cache import cache
+
+    from tests.fakes.dockerhub import FakeDockerHub
+
+    with FakeDockerHub() as hub:
+        settings.DOCKER_HUB_URLS = hub.client_kwargs()
+        cache.clear()
+        yield hub
+    cache.clear()
+
+
+def test_docker_hub_image_checked_live(api_as, fake_hub, personas):
+    """The default Docker Hub entry asks the (fake) hub's registry for the digest."""
+    from registries.models import Registry
+    from registries.services import registry_update
+
+    # The fake hub speaks plain HTTP on loopback; the real one never does.
+    registry_update(
+        acting_user=personas["portal_admin"],
+        registry=Registry.objects.get(is_default=True),
+        allow_plain_http=True,
+    )
+    fake_hub.add_repository("library/nginx")
+    digest = fake_hub.store.add_image("library/nginx", "1.27")
+    member = api_as("member")
+    answer = member.post(
+        "/api/v1/access-check/", {"project": "team-a", "image": "nginx:1.27"}
+    ).json()
+    assert answer["allowed"] is True, answer
+    assert answer["digest"] == digest
+    assert answer["pull_reference"] == f"docker.io/library/nginx@{digest}"
+    answer = member.post(
+        "/api/v1/access-check/", {"project": "team-a", "image": "nginx:0.0-nope"}
+    ).json()
+    assert (answer["allowed"], answer["code"]) == (False, "image_not_found")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from registries.access import parse_reference
+from portal.access import parse_reference
 
 DIGEST = "sha256:" + "ab" * 32
 

@@ -19,12 +19,13 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from library.models import Tag
+from library.selectors import repositories_visible, sources_for_entries
+from library.services import open_adapter
 from portal.models import Project
 from registries.addresses import DEFAULT_PORTS, in_namespace
 from registries.clients import errors as client_errors
-from registries.clients.probe import adapter_for
-from registries.connect import client_config
-from registries.models import ApiVersion, Flavour, Registry
+from registries.models import Flavour, Registry
 from registries.selectors import registries_available, registries_listed
 
 DOCKER_HUB_DOMAIN = "docker.io"
@@ -312,7 +313,7 @@ def check_access(
             registry=_most_specific_first(inside)[0],
         )
 
-    found = find_image(entries, reference, live=require_exists)
+    found = find_image(user, project, entries, reference, live=require_exists)
     entry = found.registry or entries[0]
     if require_exists and not found.digest:
         if found.error:
@@ -353,32 +354,58 @@ def check_access(
 
 
 def find_image(
-    entries: list[Registry], reference: ImageReference, *, live: bool
+    user,
+    project: Project,
+    entries: list[Registry],
+    reference: ImageReference,
+    *,
+    live: bool,
 ) -> Lookup:
     """Look for the image in the index, then (when ``live``) ask each registry."""
+    found = index_digest(user, project, entries, reference)
+    if found is not None or not live:
+        return found or Lookup()
     errors_seen: list[str] = []
-    if live:
-        for entry in entries:
-            try:
-                digest = live_digest(entry, reference)
-            except client_errors.NotFound:
-                continue
-            except client_errors.RegistryError as exc:
-                errors_seen.append(f"{entry.name}: {exc.message}")
-                continue
-            return Lookup(digest=digest, registry=entry)
+    for entry in entries:
+        try:
+            digest = live_digest(entry, reference)
+        except client_errors.NotFound:
+            continue
+        except client_errors.RegistryError as exc:
+            errors_seen.append(f"{entry.name}: {exc.message}")
+            continue
+        return Lookup(digest=digest, registry=entry)
     return Lookup(error="; ".join(errors_seen))
+
+
+def index_digest(
+    user, project: Project, entries: list[Registry], reference: ImageReference
+) -> Lookup | None:
+    """Return where the index holds the tag (or digest), through the Library's door."""
+    sources = sources_for_entries(entries)
+    if not sources:
+        return None
+    visible = repositories_visible(user, project)
+    for entry in entries:
+        source = sources.get(entry.pk)
+        if source is None:
+            continue
+        tags = Tag.objects.filter(
+            repository__in=visible.filter(source=source, name=reference.repository)
+        )
+        if reference.digest:
+            tags = tags.filter(digest=reference.digest)
+        else:
+            tags = tags.filter(name=reference.reference)
+        digest = tags.values_list("digest", flat=True).first()
+        if digest:
+            return Lookup(digest=digest, registry=entry)
+    return None
 
 
 def live_digest(entry: Registry, reference: ImageReference) -> str:
     """Return the manifest digest the registry serves for ``reference`` (a HEAD)."""
-    # An entry never verified has neither: speak V2 to it, as docker would.
-    flavour = Flavour.DOCKER_HUB if is_docker_hub_entry(entry) else entry.flavour
-    adapter = adapter_for(
-        client_config(entry),
-        flavour=flavour or Flavour.UNKNOWN,
-        api_version=entry.api_version or ApiVersion.V2,
-    )
+    adapter = open_adapter(entry)
     try:
         return adapter.head_digest(reference.repository, reference.reference)
     finally:
