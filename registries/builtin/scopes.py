@@ -38,7 +38,7 @@ _HOST = (
     r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
     r"|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?"
 )
-_NAME = re.compile(rf"^(?:{_HOST}/)?{_COMPONENT}(?:/{_COMPONENT})*$")
+REPOSITORY_NAME = re.compile(rf"^(?:{_HOST}/)?{_COMPONENT}(?:/{_COMPONENT})*$")
 
 
 class ScopeError(ValueError):
@@ -119,7 +119,7 @@ def parse_scope(text: str) -> Scope:
     if bad:
         raise ScopeError(f"“{', '.join(bad)}” is not a valid action in “{text}”.")
     resource_type = type_match.group(1)
-    if resource_type == REPOSITORY and not _NAME.match(name):
+    if resource_type == REPOSITORY and not REPOSITORY_NAME.match(name):
         raise ScopeError(f"“{name}” is not a valid repository name.")
     return Scope(type=resource_type, name=name, actions=actions)
 

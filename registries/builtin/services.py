@@ -327,33 +327,55 @@ def _project_of(repository: str) -> Project | None:
     return Project.objects.filter(slug=repository.partition("/")[0]).first()
 
 
+def _audit_delete(acting_user, action: str, repository: str, changes: dict) -> None:
+    with transaction.atomic():
+        audit_record(
+            actor=acting_user,
+            action=action,
+            obj=builtin_registry() or Registry(name=BUILTIN_NAME),
+            project=_project_of(repository),
+            changes=changes,
+        )
+
+
 def builtin_tag_delete(*, acting_user, repository: str, tag: str) -> str:
     """Delete ``tag`` (and every tag on the same digest); return the digest.
 
-    The registry is called first and the audit row written after it agreed, so
-    no database transaction is held open across the network call.
+    The attempt is audited before the registry is asked to delete, so the trail
+    holds it even if this process dies before the answer, and a refusal is
+    audited as such. No transaction is held open across a network call. The
+    index follows through the registry's delete notifications (the Library's
+    webhook), which may arrive before this function returns.
     """
     token = _delete_token(acting_user, repository)
     api = _api()
     try:
         digest = api.digest(repository, tag, token)
-        api.delete_manifest(repository, digest, token)
     except RemoteError as exc:
         raise BuiltinRegistryError(exc.message) from exc
-    with transaction.atomic():
-        audit_record(
-            actor=acting_user,
-            action="builtin.tag_delete",
-            obj=builtin_registry() or Registry(name=BUILTIN_NAME),
-            project=_project_of(repository),
-            changes={"image": [f"{repository}:{tag}@{digest}", None]},
+    image = f"{repository}:{tag}@{digest}"
+    _audit_delete(
+        acting_user, "builtin.tag_delete", repository, {"image": [image, None]}
+    )
+    try:
+        api.delete_manifest(repository, digest, token)
+    except RemoteError as exc:
+        _audit_delete(
+            acting_user,
+            "builtin.delete_failed",
+            repository,
+            {"image": [image, image], "error": [None, exc.message]},
         )
-    logger.info("deleted %s:%s (%s) for %s", repository, tag, digest, acting_user)
+        raise BuiltinRegistryError(exc.message) from exc
+    logger.info("deleted %s for %s", image, acting_user)
     return digest
 
 
 def builtin_repository_delete(*, acting_user, repository: str) -> list[str]:
-    """Delete every tagged manifest of ``repository``; return the deleted tags."""
+    """Delete every tagged manifest of ``repository``; return the deleted tags.
+
+    Audited like ``builtin_tag_delete``: the attempt first, a refusal after.
+    """
     token = _delete_token(acting_user, repository)
     api = _api()
     try:
@@ -361,18 +383,25 @@ def builtin_repository_delete(*, acting_user, repository: str) -> list[str]:
         by_digest: dict[str, list[str]] = {}
         for tag in tags:
             by_digest.setdefault(api.digest(repository, tag, token), []).append(tag)
+    except RemoteError as exc:
+        raise BuiltinRegistryError(exc.message) from exc
+    _audit_delete(
+        acting_user,
+        "builtin.repository_delete",
+        repository,
+        {"repository": [repository, None], "tags": [tags, None]},
+    )
+    try:
         for digest in by_digest:
             api.delete_manifest(repository, digest, token)
     except RemoteError as exc:
-        raise BuiltinRegistryError(exc.message) from exc
-    with transaction.atomic():
-        audit_record(
-            actor=acting_user,
-            action="builtin.repository_delete",
-            obj=builtin_registry() or Registry(name=BUILTIN_NAME),
-            project=_project_of(repository),
-            changes={"repository": [repository, None], "tags": [tags, None]},
+        _audit_delete(
+            acting_user,
+            "builtin.delete_failed",
+            repository,
+            {"repository": [repository, repository], "error": [None, exc.message]},
         )
+        raise BuiltinRegistryError(exc.message) from exc
     logger.info(
         "deleted repository %s (%d tags) for %s", repository, len(tags), acting_user
     )

@@ -19,3 +19,21 @@ urlpatterns = [
         name="builtin_token_revoke",
     ),
 ]
+
+urlpatterns += [
+    path(
+        "builtin-registry/repositories/",
+        views.builtin_repository_list,
+        name="builtin_repositories",
+    ),
+    path(
+        "builtin-registry/repositories/delete-tag/",
+        views.builtin_tag_delete,
+        name="builtin_tag_delete",
+    ),
+    path(
+        "builtin-registry/repositories/delete/",
+        views.builtin_repository_delete,
+        name="builtin_repository_delete",
+    ),
+]

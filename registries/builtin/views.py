@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
 
 from portal.selectors import can_manage_project, project_for_user
 from registries.builtin import keys, selectors, services
 from registries.builtin.forms import PersonalTokenForm, RobotForm
 from registries.forms import apply_validation_error
+
+# A tag, per the distribution reference grammar.
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 
 def _fragment(request) -> bool:
@@ -190,3 +198,103 @@ def builtin_registry_ca(request):
     response = HttpResponse(registry.ca_pem, content_type="application/x-pem-file")
     response["Content-Disposition"] = 'attachment; filename="ca.crt"'
     return response
+
+
+# -- the Built-In Repositories tab -------------------------------------------------
+
+
+def builtin_tab_context(request) -> dict:
+    """Return the context of the tab's content, for this page or the Library's."""
+    project = request.project or None
+    return {
+        "overview": selectors.builtin_overview(request.user, project),
+        "project": project,
+    }
+
+
+@require_GET
+@login_required
+@vary_on_headers("HX-Request")
+def builtin_repository_list(request):
+    """Library > All Repositories > Built-In Repositories: grouped by project."""
+    template = "registries/builtin/repositories.html"
+    if _fragment(request):
+        # The content alone is its own template, shared with the Library's tab.
+        template = "registries/builtin/partials/repositories.html"
+    context = builtin_tab_context(request)
+    context.update({"section": "library", "tab": "builtin"})
+    return render(request, template, context)
+
+
+def _after_delete(request) -> HttpResponse:
+    target = reverse("builtin_repositories")
+    if request.htmx:
+        return HttpResponseClientRedirect(target)
+    return redirect(target)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def builtin_tag_delete(request):
+    """Delete one tag (and the tags sharing its digest), after a confirmation."""
+    data = request.POST if request.method == "POST" else request.GET
+    repository = selectors.builtin_repository_for_delete(
+        request.user, data.get("repository", "")
+    )
+    tag = data.get("tag", "")
+    if not _TAG.match(tag):
+        raise Http404("No such tag.")
+    if request.method == "GET":
+        return render(
+            request,
+            "registries/builtin/confirm_delete.html",
+            {"repository": repository, "tag": tag, "section": "library"},
+        )
+    try:
+        digest = services.builtin_tag_delete(
+            acting_user=request.user, repository=repository, tag=tag
+        )
+    except services.BuiltinRegistryError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            _(
+                "Deleted %(image)s (%(digest)s) and every tag on that digest. "
+                "The list follows as soon as the registry reports it."
+            )
+            % {"image": f"{repository}:{tag}", "digest": digest[:19]},
+        )
+    return _after_delete(request)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def builtin_repository_delete(request):
+    """Delete every tagged image of a repository, after a confirmation."""
+    data = request.POST if request.method == "POST" else request.GET
+    repository = selectors.builtin_repository_for_delete(
+        request.user, data.get("repository", "")
+    )
+    if request.method == "GET":
+        return render(
+            request,
+            "registries/builtin/confirm_delete.html",
+            {"repository": repository, "section": "library"},
+        )
+    try:
+        tags = services.builtin_repository_delete(
+            acting_user=request.user, repository=repository
+        )
+    except services.BuiltinRegistryError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            _(
+                "Deleted %(repository)s: %(count)s tags. The list follows as soon "
+                "as the registry reports it."
+            )
+            % {"repository": repository, "count": len(tags)},
+        )
+    return _after_delete(request)

@@ -4,14 +4,19 @@ on pytest-django's ``live_server``.
 
 ``builtin_settings`` points the portal at a data directory of the session (keys
 are generated once per session) and clears the failure counters.
-``builtin_server`` starts the registry once per session; tests that use it get
-the same settings through ``registry_settings``. ``skopeo`` runs the real client
-with a private auth file and the CA in a certificate directory.
+``builtin_server`` starts the registry once per session (no notifications);
+tests that use it get the same settings through ``registry_settings``.
+``skopeo`` runs the real client with a private auth file and the CA in a
+certificate directory.
+``notifying_builtin`` is a registry of its own for one test, configured by
+``manage.py builtin_registry config`` with notifications to the live server.
 """
 
 from __future__ import annotations
 
 import base64
+import io
+import json
 import os
 import shutil
 import subprocess
@@ -21,6 +26,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from django.core.management import call_command
 from django.test import override_settings
 
 from tests.support.registry import free_port, registry_binary
@@ -168,6 +174,46 @@ def builtin_server(builtin_data_dir, live_server):
     if registry_binary() is None:
         pytest.skip(MISSING_REGISTRY)
     server = start_builtin(builtin_data_dir, live_server.url)
+    yield server
+    stop_builtin(server)
+
+
+@pytest.fixture
+def notifying_builtin(settings, builtin_data_dir, live_server, tmp_path):
+    """Configure the built-in registry with the command and serve that config."""
+    if registry_binary() is None:
+        pytest.skip(MISSING_REGISTRY)
+    from django.core.cache import cache
+
+    from registries.builtin import config
+
+    port = free_port()
+    settings.DATA_DIR = builtin_data_dir
+    settings.BUILTIN_REGISTRY_DIR = str(tmp_path / "registry")
+    settings.BUILTIN_REGISTRY_ADDRESS = f"127.0.0.1:{port}"
+    settings.BUILTIN_REGISTRY_TLS_CERT = settings.BUILTIN_REGISTRY_TLS_KEY = ""
+    settings.PORTAL_URL = live_server.url
+    cache.clear()
+    call_command("builtin_registry", "config", stdout=io.StringIO())
+    written = json.loads(config.config_path().read_text())
+    endpoint = written["notifications"]["endpoints"][0]
+    assert endpoint["url"].startswith(f"{live_server.url}/library/hooks/registry/")
+    log_path = tmp_path / "registry.log"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            config.registry_command(config.config_path()),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = BuiltinServer(
+        data_dir=builtin_data_dir,
+        port=port,
+        realm_base=live_server.url,
+        process=process,
+        log_path=log_path,
+    )
+    assert _wait_ready(server), server.log_tail()
     yield server
     stop_builtin(server)
 
