@@ -214,3 +214,14 @@ def builtin_repository_for_delete(user, repository: str) -> str:
     if DELETE not in actions:
         raise PermissionDenied(_("Only project admins delete images."))
     return name
+
+
+def builtin_namespaces(user) -> list[str] | None:
+    """Return the namespaces of the built-in registry ``user`` may read.
+
+    ``None`` means all of them (portal admins). For the Library's scope: the
+    built-in entry is global, but only a project's members may pull its images.
+    """
+    if is_portal_admin(user):
+        return None
+    return sorted(grants_for_user(user).projects)

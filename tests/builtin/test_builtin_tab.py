@@ -226,3 +226,12 @@ def test_refused_delete_is_audited_and_explained(
     assert claims["access"] == [
         {"type": "repository", "name": "team-a/app", "actions": ["pull", "delete"]}
     ]
+
+
+def test_builtin_namespaces_follow_membership(builtin_settings, personas):
+    from registries.builtin.selectors import builtin_namespaces
+
+    assert builtin_namespaces(personas["portal_admin"]) is None
+    assert builtin_namespaces(personas["member"]) == ["team-a"]
+    assert builtin_namespaces(personas["viewer"]) == ["team-a"]
+    assert builtin_namespaces(personas["other_admin"]) == ["team-b"]
