@@ -411,11 +411,15 @@ class HitSerializer(serializers.Serializer):
     pull_reference = serializers.SerializerMethodField()
 
     def get_pull_reference(self, hit) -> str:
-        return hit.registry.pull_reference(hit.name, "latest")
+        # The Library's own pull command, so the page and the API never differ.
+        return hit.pull_command.removeprefix("docker pull ")
 
 
 class SearchResultsSerializer(serializers.Serializer):
-    count = serializers.IntegerField(source="total")
+    count = serializers.IntegerField(
+        source="total",
+        help_text="Results so far: the search does not count every match.",
+    )
     count_capped = serializers.BooleanField(
         source="total_capped", help_text="There are more than count results."
     )

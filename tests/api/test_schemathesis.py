@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 
 from portal.wsgi import application
@@ -39,7 +41,17 @@ def admin_headers(
     # Verify and existence checks must give up quickly on made-up hosts.
     settings.REGISTRY_CONNECT_TIMEOUT = 1.0
     settings.REGISTRY_READ_TIMEOUT = 2.0
-    return {"Authorization": f"Token {token_for(personas['portal_admin'])}"}
+    key = token_for(personas["portal_admin"])
+    # Requests go straight into the WSGI app, not through Django's test client:
+    # like that client, keep the request signals from closing the connection
+    # that holds the test's transaction (PostgreSQL would lose it).
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield {"Authorization": f"Token {key}"}
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
 
 
 @pytest.mark.django_db
