@@ -16,14 +16,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import (
     BooleanField,
     Case,
     Count,
     Exists,
+    Expression,
     F,
     FloatField,
+    Func,
     IntegerField,
     OuterRef,
     Q,
@@ -33,7 +35,6 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.http import Http404
@@ -51,10 +52,9 @@ from registries.selectors import registries_available
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 20
-COUNT_LIMIT = 1000
 TAGS_PAGE_SIZE = 100
 # Minimum word similarity (pg_trgm) for a typo-tolerant match.
-FUZZY_THRESHOLD = 0.3
+FUZZY_THRESHOLD = 0.3  # set per connection in library.apps
 SORTS = ("relevance", "name", "updated")
 
 
@@ -216,7 +216,11 @@ class Hit:
 
 @dataclass
 class SearchResults:
-    """A page of hits with a bounded total and notices for the person searching."""
+    """A page of hits and notices for the person searching.
+
+    ``total`` is how many hits there are at least; ``total_capped`` says there
+    are more (a next page).
+    """
 
     hits: list[Hit]
     query: SearchQuery
@@ -239,43 +243,81 @@ def _words(text: str) -> list[str]:
     return [w for w in text.lower().split() if w]
 
 
-def _rank(text: str, postgres: bool):
+# Trigram indexes cannot serve a substring shorter than a trigram.
+MIN_SUBSTRING = 3
+# Candidates ranked per match class (see _relevance_page).
+TIER_CAP = 300
+
+
+def _rank(text: str) -> Case:
+    """Rank by how the name matches: exact, prefix, substring, else text only.
+
+    Only cheap comparisons: the expensive matches (full text, fuzzy) decide
+    which rows qualify, never the order of every candidate.
+    """
     q = text.lower()
     whens = [
         When(Q(name=q) | Q(short_name=q), then=Value(0)),
         When(Q(name__startswith=q) | Q(short_name__startswith=q), then=Value(1)),
-        When(name__contains=q, then=Value(2)),
     ]
-    if postgres:
-        whens.append(When(_fts(text), then=Value(3)))
-    else:
-        whens.append(When(search_text__icontains=q, then=Value(3)))
-    return Case(*whens, default=Value(4), output_field=IntegerField())
+    if len(q) >= MIN_SUBSTRING:
+        whens.append(When(name__contains=q, then=Value(2)))
+    return Case(*whens, default=Value(3), output_field=IntegerField())
 
 
-def _fts(text: str) -> RawSQL:
-    # Must match the expression index library_repo_fts (migration 0002).
-    return RawSQL(
-        'to_tsvector(\'simple\'::regconfig, "library_repository"."search_text") '
-        "@@ plainto_tsquery('simple'::regconfig, %s)",
-        (text,),
+class _SearchVectorMatch(Expression):
+    """``search_vector @@ plainto_tsquery(text)`` on the query's own table alias.
+
+    The column exists on PostgreSQL only (migration 0005, kept by a trigger) and
+    is not a model field, so it is named here against whatever alias the
+    repository table has (it is aliased inside subqueries).
+    """
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def as_sql(self, compiler, connection):
+        table = compiler.quote_name_unless_alias(compiler.query.get_initial_alias())
+        column = f"{table}.{connection.ops.quote_name('search_vector')}"
+        return f"{column} @@ plainto_tsquery('simple'::regconfig, %s)", [self.text]
+
+
+def _fts(text: str) -> _SearchVectorMatch:
+    return _SearchVectorMatch(text)
+
+
+def _fuzzy(text: str) -> Func:
+    # pg_trgm's word similarity ("<%"), served by library_repo_name_trgm; the
+    # threshold is set on each connection (library.apps). "%%" is one "%".
+    return Func(
+        Value(text.lower()),
+        F("name"),
+        template="%(expressions)s",
+        arg_joiner=" <%% ",
         output_field=BooleanField(),
     )
 
 
-def _fuzzy(text: str) -> RawSQL:
-    # "<%" is pg_trgm's word similarity, served by library_repo_name_trgm.
-    return RawSQL(
-        '%s <%% "library_repository"."name"',
-        (text.lower(),),
-        output_field=BooleanField(),
+def _similarity(text: str) -> Func:
+    return Func(
+        Value(text.lower()),
+        F("name"),
+        function="word_similarity",
+        output_field=FloatField(),
     )
 
 
 def _text_match(text: str, postgres: bool) -> Q:
     q = text.lower()
     if postgres:
-        return Q(name__contains=q) | Q(_fts(text)) | Q(_fuzzy(text))
+        name = Q(name__startswith=q) | Q(short_name__startswith=q)
+        if len(q) >= MIN_SUBSTRING:
+            name = Q(name__contains=q)
+        return name | Q(_fts(text))
     condition = Q()
     for word in _words(text):
         condition &= Q(search_text__icontains=word) | Q(name__icontains=word)
@@ -310,44 +352,115 @@ def _tag_condition(query: SearchQuery, postgres: bool) -> Exists | None:
     return Exists(tags)
 
 
-def _repository_queryset(scope: Scope, query: SearchQuery, postgres: bool):
+def _filtered(scope: Scope, query: SearchQuery, postgres: bool):
+    """Return the rows in scope that pass every filter except the free text."""
     rows = Repository.objects.filter(scope.condition())
     if query.namespace:
         rows = rows.filter(
             Q(name=query.namespace) | Q(name__startswith=query.namespace + "/")
         )
-    if query.text:
-        rows = rows.filter(_text_match(query.text, postgres))
     tag_condition = _tag_condition(query, postgres)
     if tag_condition is not None:
         rows = rows.filter(tag_condition)
     return rows
 
 
-def _ordered(rows, query: SearchQuery, postgres: bool):
+_POPULAR_FIRST = (
+    "-is_official",
+    F("pull_count").desc(nulls_last=True),
+    F("star_count").desc(nulls_last=True),
+)
+
+
+def _ordered(rows, query: SearchQuery):
+    # Each order ends in the primary key, so pages never overlap; PostgreSQL has
+    # an index for each (migration 0005).
     if query.sort == "name":
-        return rows.order_by("name", "source_id")
+        return rows.order_by("name", "pk")
     if query.sort == "updated":
-        return rows.order_by(F("last_modified").desc(nulls_last=True), "name")
-    order = []
+        return rows.order_by(F("last_modified").desc(nulls_last=True), "name", "pk")
     if query.text:
-        rows = rows.annotate(rank=_rank(query.text, postgres))
-        order.append("rank")
-    order += [
-        "-is_official",
-        F("pull_count").desc(nulls_last=True),
-        F("star_count").desc(nulls_last=True),
-    ]
-    if query.text and postgres:
-        rows = rows.annotate(
-            similarity=RawSQL(
-                'word_similarity(%s, "library_repository"."name")',
-                (query.text.lower(),),
-                output_field=FloatField(),
-            )
+        rows = rows.annotate(rank=_rank(query.text))
+        return rows.order_by("rank", *_POPULAR_FIRST, "name", "pk")
+    return rows.order_by(*_POPULAR_FIRST, "name", "pk")
+
+
+def _tiers(text: str) -> list[Q]:
+    """Return the match classes in rank order, each excluding the ones before."""
+    q = text.lower()
+    exact = Q(name=q) | Q(short_name=q)
+    prefix = Q(name__startswith=q) | Q(short_name__startswith=q)
+    tiers = [exact, prefix & ~exact]
+    named = prefix
+    if len(q) >= MIN_SUBSTRING:
+        # A short name is the end of the name, so this covers both prefixes.
+        named = Q(name__contains=q)
+        tiers.append(named & ~prefix)
+    tiers.append(Q(_fts(text)) & ~named)
+    return tiers
+
+
+def _relevance_page(base, text: str, need: int) -> list[Repository]:
+    """Return the first ``need`` matches in rank order, reading tier by tier.
+
+    Each tier's candidates come from the trigram, full-text or name indexes
+    and are ordered by a top-N sort (ordering the table itself would let
+    PostgreSQL walk the popularity index, which can mean reading all of it);
+    later tiers are skipped once the page is full. At most one query per tier,
+    whatever the number of matches. A class with more than ``TIER_CAP`` matches
+    is ranked among the first ``TIER_CAP`` the index yields: a word that broad
+    needs refining anyway.
+    """
+    found: list[Repository] = []
+    for rank, condition in enumerate(_tiers(text)):
+        # Bound the work for very broad words: rank at most this many candidates
+        # of one class (enough for every page up to ``need``), in one scan.
+        candidates = base.filter(condition).values("id", *_FIELDS)
+        sql, params = candidates[: max(TIER_CAP, need)].query.sql_with_params()
+        rows = Repository.objects.raw(
+            f"SELECT * FROM ({sql}) AS candidate ORDER BY is_official DESC, "
+            "COALESCE(pull_count, -1) DESC, COALESCE(star_count, -1) DESC, "
+            "name, id LIMIT %s",
+            (*params, need - len(found)),
         )
-        order.append("-similarity")
-    return rows.order_by(*order, "name", "source_id")
+        for repository in rows:
+            repository.rank = rank
+            found.append(repository)
+        if len(found) >= need:
+            break
+    return found
+
+
+_FIELDS = (
+    "source_id",
+    "name",
+    "description",
+    "is_official",
+    "star_count",
+    "pull_count",
+    "tag_count",
+    "default_tag",
+    "last_modified",
+)
+
+
+# Typo-tolerant matching can be costly for common letter groups; it is an extra,
+# so it gets a time budget and is skipped when it would exceed it.
+FUZZY_BUDGET_MS = 60
+
+
+def _bounded(rows) -> list[Repository]:
+    """Evaluate ``rows`` within FUZZY_BUDGET_MS; an empty list if it takes longer."""
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL statement_timeout = {FUZZY_BUDGET_MS}")
+            return list(rows)
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", "") != "57014":  # query_canceled
+            raise
+        log.info("Typo-tolerant search skipped: over %s ms.", FUZZY_BUDGET_MS)
+        return []
 
 
 def search_repositories(
@@ -360,10 +473,13 @@ def search_repositories(
 ) -> SearchResults:
     """Search the index (and live registries) as ``user`` may in ``project``.
 
-    A constant number of queries whatever the page holds: entries, sources,
-    a bounded count and the page itself. ``builtin`` limits the search to the
-    built-in registry (True) or to the others (False). ``scope`` is one that
-    ``library_scope`` returned for the same user and project in this request.
+    A bounded number of queries whatever the page holds: entries, sources, the
+    page itself, and on PostgreSQL one typo-tolerant query when the page is not
+    full. Totals are not counted (that would cost as much as the search): the
+    results say how many there are at least, and whether a next page exists.
+    ``builtin`` limits the search to the built-in registry (True) or to the
+    others (False). ``scope`` is one that ``library_scope`` returned for the
+    same user and project in this request.
     """
     if scope is None:
         scope = library_scope(
@@ -376,32 +492,40 @@ def search_repositories(
     if query.registry_id is not None and not scope.entries:
         results.notices.append(_("That registry is not available to this project."))
         return results
-    rows = _ordered(_repository_queryset(scope, query, postgres), query, postgres)
-    offset = (query.page - 1) * query.page_size
-    fields = (
-        "source_id",
-        "name",
-        "description",
-        "is_official",
-        "star_count",
-        "pull_count",
-        "tag_count",
-        "default_tag",
-        "last_modified",
-    )
-    with transaction.atomic():
-        if postgres and query.text:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SET LOCAL pg_trgm.word_similarity_threshold = %s",
-                    [FUZZY_THRESHOLD],
-                )
-        total = rows.values("pk")[: COUNT_LIMIT + 1].count() if scope.entries else 0
-        page = list(rows.only(*fields)[offset : offset + query.page_size + 1])
-    results.total = min(total, COUNT_LIMIT)
-    results.total_capped = total > COUNT_LIMIT
-    results.has_next = len(page) > query.page_size
-    for repository in page[: query.page_size]:
+    size = query.page_size
+    offset = (query.page - 1) * size
+    base = _filtered(scope, query, postgres)
+    if not scope.indexed_entries:
+        page = []  # only live registries: nothing to read from the index
+    elif query.text and query.sort == "relevance" and postgres:
+        page = _relevance_page(base, query.text, offset + size + 1)[offset:]
+    else:
+        rows = base.filter(_text_match(query.text, postgres)) if query.text else base
+        page = list(_ordered(rows, query).only(*_FIELDS)[offset : offset + size + 1])
+    results.has_next = len(page) > size
+    page = page[:size]
+    if (
+        postgres
+        and scope.indexed_entries
+        and query.text
+        and not results.has_next
+        and query.sort == "relevance"
+        and len(query.text) >= MIN_SUBSTRING
+    ):
+        # Typos: only where the exact matches leave room on the page.
+        fuzzy = (
+            base.filter(_fuzzy(query.text))
+            .exclude(_text_match(query.text, postgres))
+            .annotate(similarity=_similarity(query.text))
+            .order_by("-similarity", *_POPULAR_FIRST, "name", "pk")
+            .only(*_FIELDS)
+        )
+        for repository in _bounded(fuzzy[: size - len(page)]):
+            repository.rank = 4
+            page.append(repository)
+    results.total = offset + len(page)
+    results.total_capped = results.has_next
+    for repository in page:
         entry = scope.entry_for(repository.source_id, repository.name)
         if entry is None:  # cannot happen: the scope filtered the rows
             continue

@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -99,8 +99,17 @@ def repositories(request):
 @login_required
 @vary_on_headers("HX-Request")
 def builtin_repositories(request):
-    """Library > All Repositories > Built-In Repositories."""
-    return _search_page(request, tab="builtin", builtin=True)
+    """Library > All Repositories > Built-In Repositories.
+
+    The built-in registry's own page (with its project groups and deletes) takes
+    this tab over where it is installed; otherwise this searches its index.
+    """
+    try:
+        target = reverse("builtin_repositories")
+    except NoReverseMatch:
+        return _search_page(request, tab="builtin", builtin=True)
+    query = request.GET.urlencode()
+    return redirect(f"{target}?{query}" if query else target)
 
 
 @require_GET
