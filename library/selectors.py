@@ -63,10 +63,16 @@ SORTS = ("relevance", "name", "updated")
 
 @dataclass
 class Scope:
-    """The entries a user may read in a project, with the source each reads."""
+    """The entries a user may read in a project, with the source each reads.
+
+    ``limits`` narrows an entry further to some namespaces (the built-in
+    registry: only the projects whose images the user may pull); an entry
+    without a limit is read within its own namespace only.
+    """
 
     entries: list[Registry]
     sources: dict[int, CrawlSource]  # entry pk -> source
+    limits: dict[int, list[str]] = field(default_factory=dict)
 
     @property
     def indexed_entries(self) -> list[Registry]:
@@ -80,6 +86,13 @@ class Scope:
         source = self.sources.get(entry.pk)
         return is_live_entry(entry) or bool(source and source.live_only)
 
+    def allows(self, entry: Registry, name: str) -> bool:
+        """Return whether ``name`` lies inside what ``entry`` lets this user read."""
+        if not in_namespace(name, entry.namespace):
+            return False
+        limit = self.limits.get(entry.pk)
+        return limit is None or any(in_namespace(name, ns) for ns in limit)
+
     def narrowed(
         self, *, registry_id: int | None = None, builtin: bool | None = None
     ) -> Scope:
@@ -90,22 +103,24 @@ class Scope:
             if (registry_id is None or e.pk == registry_id)
             and (builtin is None or e.is_builtin == builtin)
         ]
+        kept = {e.pk for e in entries}
         return Scope(
             entries=entries,
-            sources={
-                pk: s for pk, s in self.sources.items() if pk in {e.pk for e in entries}
-            },
+            sources={pk: s for pk, s in self.sources.items() if pk in kept},
+            limits={pk: ns for pk, ns in self.limits.items() if pk in kept},
         )
 
     def condition(self) -> Q:
         """Return the filter on Repository rows this scope may read."""
         condition = Q(pk__in=[])
         for entry in self.indexed_entries:
-            part = Q(source_id=self.sources[entry.pk].pk)
-            if entry.namespace:
-                part &= Q(name=entry.namespace) | Q(
-                    name__startswith=entry.namespace + "/"
-                )
+            part = Q(source_id=self.sources[entry.pk].pk) & _under(entry.namespace)
+            limit = self.limits.get(entry.pk)
+            if limit is not None:
+                allowed = Q(pk__in=[])
+                for namespace in limit:
+                    allowed |= _under(namespace)
+                part &= allowed
             condition |= part
         return condition
 
@@ -113,13 +128,36 @@ class Scope:
         """Return the entry to show a repository under (most specific namespace)."""
         best = None
         for entry in self.indexed_entries:
-            if self.sources[entry.pk].pk != source_id:
-                continue
-            if not in_namespace(name, entry.namespace):
+            if self.sources[entry.pk].pk != source_id or not self.allows(entry, name):
                 continue
             if best is None or len(entry.namespace) > len(best.namespace):
                 best = entry
         return best
+
+
+def _under(namespace: str) -> Q:
+    """Return the filter for repositories inside ``namespace`` ("" is all)."""
+    if not namespace:
+        return Q()
+    return Q(name=namespace) | Q(name__startswith=namespace + "/")
+
+
+def _builtin_limits(user, project, entries: list[Registry]) -> dict[int, list[str]]:
+    """Limit the built-in registry to the current project's images the user may pull.
+
+    The built-in entry is global, but its namespaces are projects and only a
+    project's members may pull from them (portal admins may pull everything).
+    """
+    builtin = [e for e in entries if e.is_builtin]
+    if not builtin:
+        return {}
+    from registries.builtin.selectors import builtin_namespaces
+
+    readable = builtin_namespaces(user)
+    if readable is None:
+        return {}
+    mine = [project.slug] if project is not None and project.slug in readable else []
+    return {e.pk: mine for e in builtin}
 
 
 def sources_for_entries(entries: list[Registry]) -> dict[int, CrawlSource]:
@@ -152,7 +190,11 @@ def library_scope(
     if builtin is not None:
         entries = entries.filter(is_builtin=builtin)
     entries = list(entries)
-    return Scope(entries=entries, sources=sources_for_entries(entries))
+    return Scope(
+        entries=entries,
+        sources=sources_for_entries(entries),
+        limits=_builtin_limits(user, project, entries),
+    )
 
 
 def repositories_visible(user, project: Project | None) -> QuerySet[Repository]:
@@ -728,7 +770,7 @@ def repository_detail(
         raise Http404(_("This registry is not available to your current project."))
     entry = scope.entries[0]
     name = name.strip("/")
-    if not name or not in_namespace(name, entry.namespace):
+    if not name or not scope.allows(entry, name):
         raise Http404(_("This repository is outside the registry's namespace."))
     if scope.is_live(entry):
         return _live_detail(entry, name)

@@ -183,3 +183,39 @@ def test_sort_by_updated_and_pages(entries, personas, project_a):
         "team-a/sub/worker",
         "team-a/webshop",
     ]
+
+
+def test_builtin_registry_shows_each_project_its_own_images(
+    seeded_registry, personas, project_a, project_b
+):
+    """The built-in entry is global, but its namespaces are projects."""
+    from registries.models import Registry
+
+    server = seeded_registry.server
+    builtin = Registry.objects.create(
+        name="Built-in",
+        address=server.url,
+        allow_plain_http=True,
+        is_builtin=True,
+        api_version="v2",
+    )
+    assert crawl_entry(builtin).status == "succeeded"
+    everything = SearchQuery(sort="name")
+
+    seen_by_a = names(search_repositories(personas["member"], project_a, everything))
+    seen_by_b = names(
+        search_repositories(personas["other_admin"], project_b, everything)
+    )
+    seen_by_root = names(
+        search_repositories(personas["portal_admin"], project_a, everything)
+    )
+
+    assert seen_by_a == ["team-a/api", "team-a/sub/worker", "team-a/webshop"]
+    assert seen_by_b == ["team-b/ledger"]
+    assert "team-b/ledger" in seen_by_root and "tools/postgres-backup" in seen_by_root
+    # Another project's image cannot be opened by guessing its address either.
+    with pytest.raises(Exception) as denied:
+        repository_detail(personas["member"], project_a, builtin.pk, "team-b/ledger")
+    assert denied.type.__name__ == "Http404"
+    page = repository_detail(personas["member"], project_a, builtin.pk, "team-a/api")
+    assert [t.name for t in page.tags] == ["2.0"]
