@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.http import Http404, JsonResponse
+from django.urls import Resolver404, resolve
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
@@ -127,12 +128,18 @@ def api_exception_handler(exc, context):
 @csrf_exempt
 def not_found(request, *args, **kwargs):
     """Answer any unknown path under the API with a JSON 404."""
+    message = _("There is no API endpoint at %(path)s.") % {"path": request.path}
+    if not request.path.endswith("/"):
+        try:
+            match = resolve(request.path + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not not_found:
+            message += " " + _("API paths end with a slash: %(path)s/") % {
+                "path": request.path
+            }
     return JsonResponse(
-        error_body(
-            "not_found",
-            _("There is no API endpoint at %(path)s.") % {"path": request.path},
-        ),
-        status=status.HTTP_404_NOT_FOUND,
+        error_body("not_found", message), status=status.HTTP_404_NOT_FOUND
     )
 
 

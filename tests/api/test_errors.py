@@ -15,6 +15,13 @@ def test_unknown_path_is_a_json_404(api_as, personas):
         assert "/api/v1/no-such-thing/" in error["message"]
 
 
+def test_a_missing_slash_is_pointed_out(api_as, personas):
+    error = assert_error(api_as("member").get("/api/v1/projects"), 404, "not_found")
+    assert "end with a slash: /api/v1/projects/" in error["message"]
+    error = assert_error(api_as("member").get("/api/v1/nothing"), 404, "not_found")
+    assert "slash" not in error["message"]
+
+
 def test_odd_paths_are_json_404s_too(personas, client_for):
     browser = client_for(personas["member"])  # a session, so CSRF would apply
     for path in ("/api/v1/a%0Ab/", "/api/v1/registries/null,null/verify/"):
