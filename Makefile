@@ -6,8 +6,9 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # Django 6.1 needs Python 3.12 or newer: take the first one found.
-PYTHON ?= $(shell for p in python3.14 python3.13 python3.12 python3 \
-	$$HOME/.pyenv/versions/3.1[234]*/bin/python3 /usr/local/bin/python3.1[234]; do \
+PYTHON ?= $(shell for p in python3.14 python3.13 python3.12 \
+	$$HOME/.pyenv/versions/3.14*/bin/python3 $$HOME/.pyenv/versions/3.13*/bin/python3 \
+	$$HOME/.pyenv/versions/3.12*/bin/python3 /usr/local/bin/python3 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' \
 	>/dev/null 2>&1 && { command -v $$p; break; }; done)
 DEBIAN_TEST_PACKAGES := docker-registry skopeo chromium
@@ -15,8 +16,10 @@ DEBIAN_TEST_PACKAGES := docker-registry skopeo chromium
 .PHONY: run test bench lint worker clean system-packages
 
 $(VENV)/.runtime: pyproject.toml
-	@test -n "$(PYTHON)" || { echo "Portolan needs Python 3.12 or newer (Django 6.1); none was found on PATH or in ~/.pyenv." >&2; exit 1; }
-	$(PYTHON) -m venv $(VENV)
+	@if ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
+		test -n "$(PYTHON)" || { echo "Portolan needs Python 3.12 or newer (Django 6.1); none was found on PATH or in ~/.pyenv." >&2; exit 1; }; \
+		echo "Creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv --clear $(VENV); \
+	fi
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e .
 	touch $@

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from portal.models import Project
 from portal.services import audit_record, diff
@@ -25,6 +26,17 @@ _AUDITED = (
     "crawl_interval_minutes",
 )
 EDITABLE_FIELDS = frozenset(_AUDITED + ("ca_pem",))
+
+
+BUILTIN_MANAGED = gettext_lazy(
+    "The built-in registry is configured with “manage.py builtin_registry config”; "
+    "here it can only be enabled or disabled."
+)
+
+
+def _refuse_builtin(registry: Registry) -> None:
+    if registry.is_builtin:
+        raise ValidationError(BUILTIN_MANAGED, code="builtin")
 
 
 def _snapshot(registry: Registry) -> dict:
@@ -108,6 +120,7 @@ def registry_update(
     *, acting_user, registry: Registry, password: str | None = None, **fields
 ) -> Registry:
     """Change an entry; ``password=None`` (an empty form field) keeps the old one."""
+    _refuse_builtin(registry)
     unknown = set(fields) - EDITABLE_FIELDS
     if unknown:
         raise TypeError(f"Unknown registry fields: {sorted(unknown)}")
@@ -163,6 +176,7 @@ def registry_set_enabled(*, acting_user, registry: Registry, enabled: bool) -> R
 
 @transaction.atomic
 def registry_delete(*, acting_user, registry: Registry) -> None:
+    _refuse_builtin(registry)
     audit_record(
         actor=acting_user,
         action="registry.delete",
@@ -178,6 +192,7 @@ def registry_trust_certificate(
     *, acting_user, registry: Registry, pem: str, sha256: str
 ) -> Registry:
     """Trust the certificate the admin was shown for this entry (trust on first use)."""
+    _refuse_builtin(registry)
     before = _snapshot(registry)
     registry.ca_pem = pem.strip() + "\n"
     registry.pinned_sha256 = ""

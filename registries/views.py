@@ -21,6 +21,14 @@ from registries.forms import RegistryForm, apply_validation_error
 from registries.models import Registry
 
 
+def _editable(user, pk) -> Registry:
+    """Return an entry the user may edit or delete; the built-in one is managed apart."""
+    registry = selectors.registry_for_write(user, pk)
+    if registry.is_builtin:
+        raise PermissionDenied(services.BUILTIN_MANAGED)
+    return registry
+
+
 def _fragment(request) -> bool:
     return bool(request.htmx and not request.htmx.boosted)
 
@@ -127,7 +135,7 @@ def registry_add(request, slug=None):
 @require_http_methods(["GET", "POST"])
 @login_required
 def registry_edit(request, pk):
-    registry = selectors.registry_for_write(request.user, pk)
+    registry = _editable(request.user, pk)
     # The form validates a copy so the service still sees the stored values.
     form = RegistryForm(request.POST or None, instance=copy.copy(registry))
     if request.method == "POST" and form.is_valid():
@@ -152,7 +160,7 @@ def registry_edit(request, pk):
 @require_http_methods(["GET", "POST"])
 @login_required
 def registry_delete(request, pk):
-    registry = selectors.registry_for_write(request.user, pk)
+    registry = _editable(request.user, pk)
     if request.method == "POST":
         back = _back_to_list(registry)
         name = registry.name

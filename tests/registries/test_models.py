@@ -153,3 +153,25 @@ def test_pull_reference():
     assert registry.pull_reference("team-a/app", "1.0") == "images.example.com:5000/team-a/app:1.0"
     hub = Registry(address=DOCKER_HUB_ADDRESS, flavour="dockerhub")
     assert hub.pull_reference("library/nginx", "1.27") == "nginx:1.27"
+
+
+def test_the_builtin_entry_is_managed_apart_but_can_be_disabled(personas, client_for):
+    from registries.services import registry_delete, registry_set_enabled
+
+    admin = personas["portal_admin"]
+    builtin = Registry.objects.create(
+        name="Built-in", address="https://127.0.0.1:5443", is_builtin=True
+    )
+    with pytest.raises(ValidationError, match="builtin_registry config"):
+        registry_update(acting_user=admin, registry=builtin, name="Renamed")
+    with pytest.raises(ValidationError, match="builtin_registry config"):
+        registry_delete(acting_user=admin, registry=builtin)
+    client = client_for(admin)
+    assert client.get(f"/registries/{builtin.pk}/edit/").status_code == 403
+    assert client.post(f"/registries/{builtin.pk}/delete/").status_code == 403
+    listing = client.get("/administration/registries/").content.decode()
+    assert f"/registries/{builtin.pk}/toggle/" in listing
+    assert f"/registries/{builtin.pk}/edit/" not in listing
+    registry_set_enabled(acting_user=admin, registry=builtin, enabled=False)
+    builtin.refresh_from_db()
+    assert builtin.name == "Built-in" and not builtin.enabled
