@@ -17,15 +17,18 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from library.models import Tag
 from library.selectors import repositories_visible, sources_for_entries
-from library.services import open_adapter
+from library.services import is_live_entry, open_adapter
 from portal.models import Project
+from registries.addresses import _COMPONENT as PATH_COMPONENT
 from registries.addresses import DEFAULT_PORTS, in_namespace
 from registries.clients import errors as client_errors
-from registries.models import Flavour, Registry
+from registries.models import Registry
 from registries.selectors import registries_available, registries_listed
 
 DOCKER_HUB_DOMAIN = "docker.io"
@@ -35,7 +38,6 @@ DOCKER_HUB_HOSTS = frozenset(
 )
 NAME_MAX_LENGTH = 255
 _DOMAIN_COMPONENT = re.compile(r"^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])$")
-_PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DIGEST = re.compile(
     r"^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-zA-Z=_-]+$"
@@ -167,8 +169,8 @@ def parse_reference(raw: str) -> ImageReference:
     for component in components:
         if not component:
             raise _invalid(raw, _("the repository path has an empty component."))
-        if not _PATH_COMPONENT.match(component):
-            if _PATH_COMPONENT.match(component.lower()):
+        if not PATH_COMPONENT.match(component):
+            if PATH_COMPONENT.match(component.lower()):
                 raise _invalid(raw, _("repository names must be lower-case."))
             raise _invalid(
                 raw,
@@ -181,11 +183,8 @@ def parse_reference(raw: str) -> ImageReference:
 
     if hostname in DOCKER_HUB_HOSTS and port is None:
         hostname = DOCKER_HUB_DOMAIN
-    domain = hostname if port is None else f"{hostname}:{port}"
-    if ":" in hostname and port is None:
-        domain = f"[{hostname}]"
-    elif ":" in hostname:
-        domain = f"[{hostname}]:{port}"
+    host = f"[{hostname}]" if ":" in hostname else hostname  # an IPv6 literal
+    domain = host if port is None else f"{host}:{port}"
     if domain == DOCKER_HUB_DOMAIN and len(components) == 1:
         path = "library/" + path
     return ImageReference(
@@ -199,8 +198,9 @@ def parse_reference(raw: str) -> ImageReference:
 
 
 def is_docker_hub_entry(registry: Registry) -> bool:
+    """Return whether the entry is Docker Hub, under any of its names."""
     return (
-        registry.flavour == Flavour.DOCKER_HUB
+        is_live_entry(registry)
         or (urlsplit(registry.address).hostname or "") in DOCKER_HUB_HOSTS
     )
 
@@ -223,13 +223,15 @@ def pull_reference(registry: Registry, reference: ImageReference, digest: str) -
     return f"{host}/{reference.repository}{suffix}"
 
 
-class Code:
-    ALLOWED = "allowed"
-    NO_REGISTRY = "no_registry"
-    OUTSIDE_NAMESPACE = "outside_namespace"
-    REGISTRY_DISABLED = "registry_disabled"
-    NOT_FOUND = "image_not_found"
-    UNVERIFIABLE = "registry_error"
+class Code(models.TextChoices):
+    """Why the guard answered as it did: stable values for deploy tools."""
+
+    ALLOWED = "allowed", gettext_lazy("Allowed")
+    NO_REGISTRY = "no_registry", gettext_lazy("No registry for that host")
+    OUTSIDE_NAMESPACE = "outside_namespace", gettext_lazy("Outside the namespace")
+    REGISTRY_DISABLED = "registry_disabled", gettext_lazy("Registry disabled")
+    NOT_FOUND = "image_not_found", gettext_lazy("Image not found")
+    UNVERIFIABLE = "registry_error", gettext_lazy("The registry could not be asked")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from library.models import CrawlStatus, CrawlTrigger
 from library.selectors import crawl_states
+from portal import access
 from portal.models import Role
 from portal.selectors import is_portal_admin, role_in_project
 from registries.models import ApiVersion, Flavour, VerifyStatus
@@ -331,16 +332,7 @@ class RegistryRefSerializer(serializers.Serializer):
 
 class AccessCheckResponseSerializer(serializers.Serializer):
     allowed = serializers.BooleanField()
-    code = serializers.ChoiceField(
-        choices=[
-            "allowed",
-            "no_registry",
-            "outside_namespace",
-            "registry_disabled",
-            "image_not_found",
-            "registry_error",
-        ]
-    )
+    code = serializers.ChoiceField(choices=access.Code.choices)
     reason = serializers.CharField()
     registry = serializers.CharField(
         help_text="The registry host the reference names (docker.io for Docker Hub)."

@@ -345,30 +345,6 @@ class RegistryDisableView(_RegistrySwitchView):
     enabled = False
 
 
-def _outcome_data(outcome: connect.VerifyOutcome) -> dict:
-    certificate = outcome.certificate
-    return {
-        "ok": outcome.ok,
-        "message": outcome.message,
-        "code": outcome.code,
-        "api_version": outcome.api_version,
-        "flavour": outcome.flavour,
-        "retryable": outcome.retryable,
-        "certificate": None
-        if certificate is None
-        else {
-            "subject": certificate.subject,
-            "issuer": certificate.issuer,
-            "sans": list(certificate.sans),
-            "sha256_fingerprint": certificate.sha256_fingerprint,
-            "not_before": certificate.not_before,
-            "not_after": certificate.not_after,
-            "self_signed": certificate.self_signed,
-            "pem": certificate.pem,
-        },
-    }
-
-
 def _verify_and_record(registry) -> connect.VerifyOutcome:
     outcome = connect.verify(registry)
     registry_services.registry_record_verification(
@@ -390,9 +366,7 @@ class RegistryVerifyView(PortalAPIView):
     )
     def post(self, request, pk):
         registry = registry_selectors.registry_for_write(request.user, pk)
-        return Response(
-            self.get_serializer(_outcome_data(_verify_and_record(registry))).data
-        )
+        return Response(self.get_serializer(_verify_and_record(registry)).data)
 
 
 def _fingerprint(value: str) -> str:
@@ -447,9 +421,7 @@ class RegistryTrustView(PortalAPIView):
             pem=certificate.pem,
             sha256=certificate.sha256_fingerprint,
         )
-        return Response(
-            self.get_serializer(_outcome_data(_verify_and_record(registry))).data
-        )
+        return Response(self.get_serializer(_verify_and_record(registry)).data)
 
 
 # -- the Library: crawls, search, repositories and tags --------------------------------
