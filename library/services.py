@@ -21,6 +21,7 @@ from functools import partial
 from itertools import islice
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -986,6 +987,23 @@ def crawl_schedule_due(*, now: datetime | None = None) -> list[Crawl]:
     return queued
 
 
+def schedule_in_process() -> None:
+    """Without a broker there is no Celery beat: look for due crawls now and then.
+
+    Called from the Library's pages; at most once per beat interval (a cache
+    key), and only where tasks run on the web process's own threads.
+    """
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        return
+    if getattr(settings, "PORTAL_INPROCESS_THREADS", 0) <= 0:
+        return
+    interval = settings.CELERY_BEAT_SCHEDULE["library-crawl-due"]["schedule"]
+    if cache.add("library:schedule-tick", True, timeout=int(interval)):
+        from library import tasks
+
+        tasks.crawl_due.delay()
+
+
 # -- notifications ------------------------------------------------------------------
 
 EVENTS_MEDIA_TYPE = "application/vnd.docker.distribution.events.v1+json"
@@ -1069,14 +1087,17 @@ def notification_accept(*, registry: Registry, events: list[dict]) -> dict:
                 counts["duplicates"] += 1
                 continue
             counts["accepted"] += 1
-            tags, digests = changes.setdefault(repository, (set(), set()))
+            tags, digests, expected = changes.setdefault(repository, (set(), set(), {}))
             if tag:
                 tags.add(tag)
+                # What the event says the tag is now ("" once deleted): the
+                # refresh waits briefly for the registry to agree.
+                expected[tag] = digest if action == "push" else ""
             else:
                 digests.add(digest)
         from library import tasks
 
-        for repository, (tags, digests) in changes.items():
+        for repository, (tags, digests, expected) in changes.items():
             transaction.on_commit(
                 partial(
                     tasks.refresh_repository.delay,
@@ -1084,9 +1105,29 @@ def notification_accept(*, registry: Registry, events: list[dict]) -> dict:
                     repository,
                     sorted(tags),
                     sorted(digests),
+                    expected,
                 )
             )
     return counts
+
+
+# How often, and how long, to wait for a tag to match its notification.
+SETTLE_ATTEMPTS = 8
+SETTLE_PAUSE = 0.05
+
+
+def _settled(adapter, repository: str, tag: str, want: str | None):
+    """Describe ``tag``; None if it does not exist. Wait briefly for ``want``."""
+    for attempt in range(SETTLE_ATTEMPTS):
+        try:
+            details = _retrying(adapter.describe, repository, tag)
+        except errors.NotFound:
+            details = None
+        seen = details.digest if details is not None else ""
+        if want is None or seen == want:
+            break
+        time.sleep(SETTLE_PAUSE * (attempt + 1))
+    return details
 
 
 def repository_refresh(
@@ -1095,12 +1136,17 @@ def repository_refresh(
     repository: str,
     tags: Iterable[str] = (),
     digests: Iterable[str] = (),
+    expected: dict[str, str] | None = None,
     adapter=None,
 ) -> WriteOutcome | None:
     """Read some tags of one repository again and store what the registry says now.
 
     Each tag is described afresh, so events handled out of order still leave the
     registry's current state. Tags indexed under one of ``digests`` are read too.
+    ``expected`` maps tags to the digest a notification announced ("" for a
+    deletion): the distribution registry notifies before it has moved the tag,
+    so a tag that does not match yet is read again a few times, briefly; after
+    that what the registry says wins.
     """
     source = CrawlSource.objects.filter(pk=source_id).first()
     if source is None:
@@ -1127,12 +1173,11 @@ def repository_refresh(
     removed: set[str] = set()
     try:
         for tag in sorted(targets):
-            try:
-                rows[tag] = TagRow.from_details(
-                    _retrying(adapter.describe, repository, tag)
-                )
-            except errors.NotFound:
+            details = _settled(adapter, repository, tag, (expected or {}).get(tag))
+            if details is None:
                 removed.add(tag)
+            else:
+                rows[tag] = TagRow.from_details(details)
     finally:
         if own_adapter:
             _close(adapter)

@@ -41,12 +41,21 @@ def crawl_due() -> None:
     time_limit=90,
 )
 def refresh_repository(
-    self, source_id: int, repository: str, tags: list[str], digests: list[str]
+    self,
+    source_id: int,
+    repository: str,
+    tags: list[str],
+    digests: list[str],
+    expected: dict[str, str] | None = None,
 ) -> None:
     """Read the tags a notification named again and store what the registry says."""
     try:
         services.repository_refresh(
-            source_id=source_id, repository=repository, tags=tags, digests=digests
+            source_id=source_id,
+            repository=repository,
+            tags=tags,
+            digests=digests,
+            expected=expected,
         )
     except errors.RegistryError as exc:
         if not exc.retryable:

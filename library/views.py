@@ -37,6 +37,7 @@ def _project(request):
 
 def _search_page(request, *, tab: str, builtin: bool | None):
     project = _project(request)
+    services.schedule_in_process()
     scope = selectors.library_scope(request.user, project, builtin=builtin)
     registries = scope.entries
     form = SearchForm(request.GET or None, registries=registries)

@@ -174,3 +174,25 @@ def test_other_credentials_get_their_own_source(seeded_registry, make_entry):
     )
     sources = {services.source_for_entry(e).pk for e in (plain, other, wrong)}
     assert len(sources) == 3  # a wrong password never reads another's index
+
+
+def test_without_a_broker_the_library_page_drives_the_schedule(
+    settings, monkeypatch, client_for, personas
+):
+    """Embedded mode has no Celery beat: page views check for due crawls."""
+    from library import tasks
+
+    ticks = []
+    monkeypatch.setattr(tasks.crawl_due, "delay", lambda: ticks.append(1))
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.PORTAL_INPROCESS_THREADS = 2
+    cache.delete("library:schedule-tick")
+    client = client_for(personas["member"])
+    client.get(reverse("library_repositories"))
+    client.get(reverse("library_repositories"))
+    assert ticks == [1]  # once per interval, not once per page
+
+    settings.PORTAL_INPROCESS_THREADS = 0  # tests: tasks run inline, no ticks
+    cache.delete("library:schedule-tick")
+    client.get(reverse("library_repositories"))
+    assert ticks == [1]

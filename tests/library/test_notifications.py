@@ -7,6 +7,7 @@ import time
 import uuid
 
 import pytest
+from django.db import OperationalError
 from django.urls import reverse
 
 from library.models import NotificationEvent, Tag
@@ -21,7 +22,12 @@ def wait_for(predicate, timeout: float = 10.0):
     """Poll ``predicate`` until it returns something truthy; return it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = predicate()
+        try:
+            value = predicate()
+        except OperationalError:
+            # SQLite's shared in-memory test database: the live server thread
+            # holds a table lock while it writes. Look again in a moment.
+            value = None
         if value:
             return value
         time.sleep(0.02)
