@@ -244,15 +244,21 @@ def reset_peak_rss() -> bool:
 
 
 class Stopwatch:
-    """Time a block with ``time.perf_counter``."""
+    """Time a block: wall seconds, and CPU seconds of this process (all threads).
+
+    On a shared machine the wall time depends on what else runs; the CPU time
+    says what the code itself cost.
+    """
 
     def __enter__(self) -> Stopwatch:
         self.start = time.perf_counter()
-        self.seconds = 0.0
+        self.cpu_start = time.process_time()
+        self.seconds = self.cpu = 0.0
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.seconds = time.perf_counter() - self.start
+        self.cpu = time.process_time() - self.cpu_start
 
 
 # -- reports ---------------------------------------------------------------------------

@@ -30,7 +30,6 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -165,8 +164,8 @@ class Floor:
     def _head(self, name: str, tag: str) -> None:
         self._request("HEAD", f"/v2/{name}/manifests/{tag}", Accept=MANIFEST_ACCEPT)
 
-    def full(self) -> float:
-        """Fetch what a full crawl needs; return the seconds it took."""
+    def full(self) -> Stopwatch:
+        """Fetch what a full crawl needs; return how long it took."""
 
         def repository(tasks: _Tasks, name: str) -> None:
             described: set[str] = set()
@@ -176,8 +175,8 @@ class Floor:
 
         return self._run(repository)
 
-    def recrawl(self) -> float:
-        """Fetch what a re-crawl needs (catalog, tags, HEADs); return the seconds."""
+    def recrawl(self) -> Stopwatch:
+        """Fetch what a re-crawl needs (catalog, tags, HEADs); return how long."""
 
         def repository(tasks: _Tasks, name: str) -> None:
             for tag in self._tags(name):
@@ -185,13 +184,13 @@ class Floor:
 
         return self._run(repository)
 
-    def _run(self, repository) -> float:
+    def _run(self, repository) -> Stopwatch:
         with Stopwatch() as watch:
             with ThreadPoolExecutor(self.concurrency) as pool:
                 tasks = _Tasks(pool)
                 self._catalog(tasks, repository)
                 tasks.wait()
-        return watch.seconds
+        return watch
 
     def close(self) -> None:
         for session in self._sessions:
@@ -229,6 +228,7 @@ def child(registry_id: int) -> None:
         json.dumps(
             {
                 "seconds": watch.seconds,
+                "cpu_seconds": watch.cpu,
                 "recorded_seconds": crawl.duration.total_seconds()
                 if crawl.duration
                 else None,
@@ -263,12 +263,6 @@ def run_child(registry_id: int, env: dict[str, str]) -> dict:
 
 
 # -- the run ---------------------------------------------------------------------------
-
-
-@dataclass
-class Counted:
-    seconds: float
-    requests: int
 
 
 def _access_count(log: Path) -> int:
@@ -374,17 +368,22 @@ def _measure(report: Report, server, seeded, env, concurrency: int, rounds: int)
 
     floor.recrawl()  # warm the registry's caches and the page cache for everyone
     results: dict[str, list] = {"floor": [], "full": [], "refloor": [], "recrawl": []}
+    cpu: dict[str, list] = {key: [] for key in results}
     requests_sent: dict[str, int] = {}
     peak = baseline = None
     matched = None
+
+    def record(key: str, seconds: float, cpu_seconds: float, sent: int) -> None:
+        results[key].append(seconds)
+        cpu[key].append(cpu_seconds)
+        requests_sent.setdefault(key, sent)
+
     for number in range(rounds):
         Repository.objects.filter(source=source_for_entry(entry)).delete()
-        seconds, sent = counted(floor.full)
-        results["floor"].append(seconds)
-        requests_sent.setdefault("floor", sent)
+        watch, sent = counted(floor.full)
+        record("floor", watch.seconds, watch.cpu, sent)
         figures, sent = counted(lambda: run_child(entry.pk, env))
-        results["full"].append(figures["seconds"])
-        requests_sent.setdefault("full", sent)
+        record("full", figures["seconds"], figures["cpu_seconds"], sent)
         if figures["tags_described"] == 0:
             raise BenchError("The full crawl described nothing: was the index empty?")
         peak = max(peak or 0, figures["peak_kb"])
@@ -392,17 +391,16 @@ def _measure(report: Report, server, seeded, env, concurrency: int, rounds: int)
         if number == 0:
             matched = _index_view(entry) == seeded.tags
             full_figures = figures
-        seconds, sent = counted(floor.recrawl)
-        results["refloor"].append(seconds)
-        requests_sent.setdefault("refloor", sent)
+        watch, sent = counted(floor.recrawl)
+        record("refloor", watch.seconds, watch.cpu, sent)
         figures, sent = counted(lambda: run_child(entry.pk, env))
-        results["recrawl"].append(figures["seconds"])
-        requests_sent.setdefault("recrawl", sent)
+        record("recrawl", figures["seconds"], figures["cpu_seconds"], sent)
         if figures["tags_described"] or figures["repositories_changed"]:
             raise BenchError(f"The no-change re-crawl changed something: {figures}")
     floor.close()
 
     median = {key: statistics.median(values) for key, values in results.items()}
+    cpu_median = {key: statistics.median(values) for key, values in cpu.items()}
     report.add(
         "index_matches",
         "index equals what was pushed",
@@ -420,14 +418,15 @@ def _measure(report: Report, server, seeded, env, concurrency: int, rounds: int)
         "floor, full crawl (median)",
         median["floor"],
         "s",
-        note=f"{requests_sent['floor']} requests",
+        note=f"{requests_sent['floor']} requests, {cpu_median['floor']:.2f} s CPU; "
+        "runs " + ", ".join(f"{s:.2f}" for s in results["floor"]),
     )
     report.add(
         "crawl_full_seconds",
         "full crawl (median)",
         median["full"],
         "s",
-        note=f"{requests_sent['full']} requests; runs "
+        note=f"{requests_sent['full']} requests, {cpu_median['full']:.2f} s CPU; runs "
         + ", ".join(f"{s:.2f}" for s in results["full"]),
     )
     ratio = median["full"] / median["floor"]
@@ -444,14 +443,15 @@ def _measure(report: Report, server, seeded, env, concurrency: int, rounds: int)
         "floor, re-crawl (median)",
         median["refloor"],
         "s",
-        note=f"{requests_sent['refloor']} requests",
+        note=f"{requests_sent['refloor']} requests, {cpu_median['refloor']:.2f} s CPU",
     )
     report.add(
         "crawl_recrawl_seconds",
         "no-change re-crawl (median)",
         median["recrawl"],
         "s",
-        note=f"{requests_sent['recrawl']} requests; runs "
+        note=f"{requests_sent['recrawl']} requests, "
+        f"{cpu_median['recrawl']:.2f} s CPU; runs "
         + ", ".join(f"{s:.2f}" for s in results["recrawl"]),
     )
     ratio = median["recrawl"] / median["refloor"]
