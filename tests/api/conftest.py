@@ -88,14 +88,19 @@ def assert_error(response, status: int, code: str | None = None) -> dict:
     return error
 
 
-@pytest.fixture(scope="session")
-def live_registry(tmp_path_factory):
-    """Run one real plain-HTTP distribution registry for the session."""
+def start_registry(tmp_path_factory, mode: str = "http", **kwargs) -> RegistryServer:
+    """Start a real distribution registry, or skip when the binary is missing."""
     if registry_binary() is None:
         pytest.skip(
             "docker-registry (Debian package 'docker-registry') is not installed"
         )
-    server = RegistryServer("http", workdir=tmp_path_factory.mktemp("api-registry"))
-    server.start()
+    workdir = tmp_path_factory.mktemp(f"api-registry-{mode}")
+    return RegistryServer(mode, workdir=workdir, **kwargs).start()
+
+
+@pytest.fixture(scope="session")
+def live_registry(tmp_path_factory):
+    """Run one real plain-HTTP distribution registry for the session."""
+    server = start_registry(tmp_path_factory)
     yield server
     server.stop()

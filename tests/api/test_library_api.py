@@ -9,20 +9,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import assert_error
-from tests.support.registry import RegistryServer, registry_binary
+from tests.api.conftest import assert_error, start_registry
 
 pytestmark = [pytest.mark.django_db, pytest.mark.registry]
 
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
-    if registry_binary() is None:
-        pytest.skip(
-            "docker-registry (Debian package 'docker-registry') is not installed"
-        )
-    server = RegistryServer("http", workdir=tmp_path_factory.mktemp("api-library"))
-    server.start()
+    """A registry of this module's own, so other tests' pushes do not show."""
+    server = start_registry(tmp_path_factory)
     pusher = server.pusher()
     server.images = {
         "app": pusher.image("team-a/app", "v1", labels={"tier": "web"}),

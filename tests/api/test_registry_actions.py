@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import assert_error
+from tests.api.conftest import assert_error, start_registry
 from tests.support.certs import TestCA
-from tests.support.registry import RegistryServer, registry_binary
 
 pytestmark = [pytest.mark.django_db, pytest.mark.registry, pytest.mark.timeout(60)]
 
@@ -20,24 +19,16 @@ def ca():
     return TestCA()
 
 
-def _server(mode, ca, tmp_path_factory):
-    if registry_binary() is None:
-        pytest.skip(
-            "docker-registry (Debian package 'docker-registry') is not installed"
-        )
-    return RegistryServer(mode, workdir=tmp_path_factory.mktemp(f"api-{mode}"), ca=ca)
-
-
 @pytest.fixture(scope="module")
 def tls_registry(ca, tmp_path_factory):
-    server = _server("https", ca, tmp_path_factory).start()
+    server = start_registry(tmp_path_factory, "https", ca=ca)
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="module")
 def basic_registry(ca, tmp_path_factory):
-    server = _server("basic", ca, tmp_path_factory).start()
+    server = start_registry(tmp_path_factory, "basic", ca=ca)
     server.image = server.pusher().image("team-a/private", "v1")
     yield server
     server.stop()
