@@ -25,7 +25,7 @@ from library.models import Tag
 from library.selectors import repositories_visible, sources_for_entries
 from library.services import is_live_entry, open_adapter
 from portal.models import Project
-from registries.addresses import _COMPONENT as PATH_COMPONENT
+from registries.addresses import PATH_COMPONENT
 from registries.addresses import DEFAULT_PORTS, in_namespace
 from registries.clients import errors as client_errors
 from registries.models import Registry

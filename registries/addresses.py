@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 DEFAULT_PORTS = {"https": 443, "http": 80}
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 # One path component of a repository name, per the distribution reference grammar.
-_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$")
+PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$")
 
 
 def normalize_address(raw: str) -> str:
@@ -84,7 +84,7 @@ def normalize_namespace(raw: str) -> str:
         return ""
     components = value.split("/")
     for component in components:
-        if not _COMPONENT.match(component):
+        if not PATH_COMPONENT.match(component):
             raise ValidationError(
                 _(
                     "“%(value)s” is not a valid namespace: use lower-case letters, "

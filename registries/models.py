@@ -238,12 +238,17 @@ class Registry(models.Model):
         """Return ``host[:port]`` as written in pull references."""
         return host_port(self.address)
 
-    def pull_reference(self, repository: str, tag: str = "latest") -> str:
-        """Return what ``docker pull`` needs for ``repository:tag`` from this entry."""
+    def pull_reference(
+        self, repository: str, tag: str = "latest", *, digest: str = ""
+    ) -> str:
+        """Return what ``docker pull`` needs for ``repository:tag`` from this entry.
+
+        With ``digest`` the reference is pinned to it (``repository@digest``).
+        """
+        suffix = f"@{digest}" if digest else f":{tag}"
         if self.flavour == Flavour.DOCKER_HUB or self.address == DOCKER_HUB_ADDRESS:
-            repo = repository.removeprefix("library/")
-            return f"{repo}:{tag}"
-        return f"{self.host}/{repository}:{tag}"
+            return repository.removeprefix("library/") + suffix
+        return f"{self.host}/{repository}{suffix}"
 
 
 # Robot accounts and access tokens of the built-in registry live in their own

@@ -10,7 +10,9 @@ from django.utils.translation import gettext_lazy
 
 from portal.models import Project
 from portal.services import audit_record, diff
+from registries import connect
 from registries.addresses import normalize_address
+from registries.clients.tls import normalise_fingerprint
 from registries.models import Registry, VerifyStatus
 
 # Fields whose changes are written to the audit log; secrets appear only as
@@ -227,3 +229,63 @@ def registry_record_verification(
         **{field: getattr(registry, field) for field in update}
     )
     return registry
+
+
+def registry_verify(*, registry: Registry) -> connect.VerifyOutcome:
+    """Probe the entry now and record the outcome as its health."""
+    outcome = connect.verify(registry)
+    registry_record_verification(
+        registry=registry,
+        ok=outcome.ok,
+        message=outcome.message,
+        api_version=outcome.api_version,
+        flavour=outcome.flavour,
+    )
+    return outcome
+
+
+class TrustRefused(ValidationError):
+    """Nothing was trusted; ``outcome`` is what the registry presents now."""
+
+    def __init__(self, message: str, *, outcome: connect.VerifyOutcome) -> None:
+        super().__init__({"sha256": [message]}, code="trust_refused")
+        self.outcome = outcome
+
+
+def registry_trust_presented_certificate(
+    *, acting_user, registry: Registry, approved_sha256: str
+) -> connect.VerifyOutcome:
+    """Trust the certificate the registry presents now if it is the approved one.
+
+    The certificate is fetched again from the server, never taken from the
+    request, and stored only if its fingerprint equals what the admin approved;
+    then the entry is verified again. Raises ``TrustRefused`` otherwise.
+    """
+    _refuse_builtin(registry)
+    outcome = connect.verify(registry)
+    certificate = outcome.certificate
+    if certificate is None:
+        raise TrustRefused(
+            _("The registry presents no certificate to trust: %(message)s")
+            % {"message": outcome.message},
+            outcome=outcome,
+        )
+    seen = normalise_fingerprint(certificate.sha256_fingerprint)
+    if not approved_sha256 or seen != normalise_fingerprint(approved_sha256):
+        raise TrustRefused(
+            _(
+                "The registry's certificate changed since you looked at it: it is "
+                "not the one you approved (it now has SHA-256 %(seen)s). Verify "
+                "again before trusting it."
+            )
+            % {"seen": certificate.sha256_fingerprint},
+            outcome=outcome,
+        )
+    registry_trust_certificate(
+        acting_user=acting_user,
+        registry=registry,
+        pem=certificate.pem,
+        sha256=certificate.sha256_fingerprint,
+    )
+    return registry_verify(registry=registry)
+

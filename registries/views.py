@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -192,14 +193,7 @@ def registry_toggle(request, pk):
 def registry_verify(request, pk):
     """Verify a saved entry and record the outcome as its health."""
     registry = selectors.registry_for_write(request.user, pk)
-    outcome = connect.verify(registry)
-    services.registry_record_verification(
-        registry=registry,
-        ok=outcome.ok,
-        message=outcome.message,
-        api_version=outcome.api_version,
-        flavour=outcome.flavour,
-    )
+    outcome = services.registry_verify(registry=registry)
     return _render_verify(request, outcome, registry)
 
 
@@ -262,26 +256,18 @@ def registry_trust(request, pk):
     The certificate is fetched again from the server rather than taken from the
     browser, and stored only if its fingerprint matches what the admin approved.
     """
-    registry = selectors.registry_for_write(request.user, pk)
-    approved = request.POST.get("sha256", "").replace(":", "").lower()
-    outcome = connect.verify(registry)
-    certificate = outcome.certificate
-    seen = (
-        certificate.sha256_fingerprint.replace(":", "").lower() if certificate else ""
-    )
-    if not certificate or not approved or seen != approved:
-        outcome = connect.VerifyOutcome(
-            ok=False,
-            message=_(
-                "The registry's certificate changed since you looked at it; "
-                "verify again before trusting it."
-            )
-            if certificate
-            else outcome.message,
-            certificate=certificate,
-            code=outcome.code,
+    registry = _editable(request.user, pk)
+    try:
+        outcome = services.registry_trust_presented_certificate(
+            acting_user=request.user,
+            registry=registry,
+            approved_sha256=request.POST.get("sha256", ""),
         )
-        return _render_verify(request, outcome, registry)
+    except services.TrustRefused as exc:
+        outcome = dataclasses.replace(
+            exc.outcome, ok=False, message=" ".join(exc.messages)
+        )
+    return _render_verify(request, outcome, registry)
     services.registry_trust_certificate(
         acting_user=request.user,
         registry=registry,

@@ -32,7 +32,6 @@ from portal.api.pagination import (
     BoundedPageNumberPagination,
     positive_int,
 )
-from registries import connect
 from registries import selectors as registry_selectors
 from registries import services as registry_services
 
@@ -345,18 +344,6 @@ class RegistryDisableView(_RegistrySwitchView):
     enabled = False
 
 
-def _verify_and_record(registry) -> connect.VerifyOutcome:
-    outcome = connect.verify(registry)
-    registry_services.registry_record_verification(
-        registry=registry,
-        ok=outcome.ok,
-        message=outcome.message,
-        api_version=outcome.api_version,
-        flavour=outcome.flavour,
-    )
-    return outcome
-
-
 class RegistryVerifyView(PortalAPIView):
     serializer_class = s.VerifyOutcomeSerializer
 
@@ -366,11 +353,8 @@ class RegistryVerifyView(PortalAPIView):
     )
     def post(self, request, pk):
         registry = registry_selectors.registry_for_write(request.user, pk)
-        return Response(self.get_serializer(_verify_and_record(registry)).data)
-
-
-def _fingerprint(value: str) -> str:
-    return value.replace(":", "").strip().lower()
+        outcome = registry_services.registry_verify(registry=registry)
+        return Response(self.get_serializer(outcome).data)
 
 
 class RegistryTrustView(PortalAPIView):
@@ -390,38 +374,12 @@ class RegistryTrustView(PortalAPIView):
         registry = registry_selectors.registry_for_write(request.user, pk)
         form = s.TrustSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        approved = _fingerprint(form.validated_data["sha256"])
-        outcome = connect.verify(registry)
-        certificate = outcome.certificate
-        if certificate is None:
-            raise exceptions.ValidationError(
-                {
-                    "sha256": [
-                        _("The registry presents no certificate to trust: %(message)s")
-                        % {"message": outcome.message}
-                    ]
-                }
-            )
-        if _fingerprint(certificate.sha256_fingerprint) != approved:
-            raise exceptions.ValidationError(
-                {
-                    "sha256": [
-                        _(
-                            "The registry's certificate is not the one you approved "
-                            "(it has SHA-256 %(seen)s); verify again before "
-                            "trusting it."
-                        )
-                        % {"seen": certificate.sha256_fingerprint}
-                    ]
-                }
-            )
-        registry_services.registry_trust_certificate(
+        outcome = registry_services.registry_trust_presented_certificate(
             acting_user=request.user,
             registry=registry,
-            pem=certificate.pem,
-            sha256=certificate.sha256_fingerprint,
+            approved_sha256=form.validated_data["sha256"],
         )
-        return Response(self.get_serializer(_verify_and_record(registry)).data)
+        return Response(self.get_serializer(outcome).data)
 
 
 # -- the Library: crawls, search, repositories and tags --------------------------------
@@ -575,11 +533,7 @@ class SearchView(PortalAPIView):
 
 def _tag_data(page, tag) -> dict:
     digest = getattr(tag, "digest", "") or ""
-    registry = page.registry
-    if digest:
-        pull = f"{registry.host}/{page.name}@{digest}"
-    else:
-        pull = registry.pull_reference(page.name, tag.name)
+    pull = page.registry.pull_reference(page.name, tag.name, digest=digest)
     return {
         "name": tag.name,
         "digest": digest,

@@ -10,6 +10,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from registries.addresses import PATH_COMPONENT
+
 PULL = "pull"
 PUSH = "push"
 DELETE = "delete"
@@ -32,7 +34,8 @@ MAX_SCOPE_LENGTH = 512
 
 _TYPE = re.compile(r"^([a-z0-9]+)(?:\(([a-z0-9]+)\))?$")
 _ACTION = re.compile(r"^(?:[a-z]+|\*)$")
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+# One path component, per the distribution reference grammar (shared definition).
+_COMPONENT = PATH_COMPONENT.pattern.removeprefix("^").removesuffix("$")
 _HOST = (
     r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
     r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"

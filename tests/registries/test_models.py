@@ -153,6 +153,12 @@ def test_pull_reference():
     assert registry.pull_reference("team-a/app", "1.0") == "images.example.com:5000/team-a/app:1.0"
     hub = Registry(address=DOCKER_HUB_ADDRESS, flavour="dockerhub")
     assert hub.pull_reference("library/nginx", "1.27") == "nginx:1.27"
+    digest = "sha256:" + "ab" * 32
+    assert hub.pull_reference("library/nginx", digest=digest) == f"nginx@{digest}"
+    assert (
+        registry.pull_reference("team-a/app", "1.0", digest=digest)
+        == f"images.example.com:5000/team-a/app@{digest}"
+    )
 
 
 def test_the_builtin_entry_is_managed_apart_but_can_be_disabled(personas, client_for):
