@@ -6,8 +6,12 @@ which need no database, can also run with ``-p no:django``.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
+CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "correct-horse-battery"
 
 
@@ -119,3 +123,33 @@ def registry_b(db, personas, project_b):
         username="robot-b",
         password="team-b-s3cret-value",
     )
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip browser tests, with the reason, where Debian's Chromium is missing."""
+    if CHROMIUM.exists():
+        return
+    skip = pytest.mark.skip(reason=f"Debian's chromium is not installed at {CHROMIUM}")
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Launch Debian's Chromium, headless, through Playwright (one per module)."""
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="the playwright package is not installed"
+    )
+    # Playwright's sync API runs an event loop in this thread; Django would refuse
+    # the test's own ORM calls without this (the server runs in its own thread).
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-background-networking"],
+        )
+        yield chromium
+        chromium.close()
+
