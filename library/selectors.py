@@ -332,22 +332,23 @@ def _fts(text: str) -> _SearchVectorMatch:
     return _SearchVectorMatch(text)
 
 
-def _fuzzy(text: str) -> Func:
-    # pg_trgm's word similarity ("<%"), served by library_repo_name_trgm; the
-    # threshold is set on each connection (library.apps). "%%" is one "%".
+def _fuzzy(word: str) -> Func:
+    # pg_trgm's word similarity ("<%") against the short name, served by
+    # library_repo_short_name_trgm; the threshold is set on each connection
+    # (library.apps). "%%" is one "%".
     return Func(
-        Value(text.lower()),
-        F("name"),
+        Value(word),
+        F("short_name"),
         template="%(expressions)s",
         arg_joiner=" <%% ",
         output_field=BooleanField(),
     )
 
 
-def _similarity(text: str) -> Func:
+def _similarity(word: str) -> Func:
     return Func(
-        Value(text.lower()),
-        F("name"),
+        Value(word),
+        F("short_name"),
         function="word_similarity",
         output_field=FloatField(),
     )
@@ -486,9 +487,9 @@ _FIELDS = (
 )
 
 
-# Typo-tolerant matching can be costly for common letter groups; it is an extra,
-# so it gets a time budget and is skipped when it would exceed it.
-FUZZY_BUDGET_MS = 60
+# Typo-tolerant matching can be costly for common letter groups; it only runs
+# when nothing matched as written, and gets a time budget it may not exceed.
+FUZZY_BUDGET_MS = 20
 
 
 def _bounded(rows) -> list[Repository]:
@@ -516,12 +517,13 @@ def search_repositories(
     """Search the index (and live registries) as ``user`` may in ``project``.
 
     A bounded number of queries whatever the page holds: entries, sources, the
-    page itself, and on PostgreSQL one typo-tolerant query when the page is not
-    full. Totals are not counted (that would cost as much as the search): the
-    results say how many there are at least, and whether a next page exists.
-    ``builtin`` limits the search to the built-in registry (True) or to the
-    others (False). ``scope`` is one that ``library_scope`` returned for the
-    same user and project in this request.
+    page itself (on PostgreSQL one query per match class until the page is
+    full), and a typo-tolerant one when nothing matched as written. Totals are
+    not counted (that would cost as much as the search): the results say how
+    many there are at least, and whether a next page exists. ``builtin`` limits
+    the search to the built-in registry (True) or to the others (False).
+    ``scope`` is one that ``library_scope`` returned for the same user and
+    project in this request.
     """
     if scope is None:
         scope = library_scope(
@@ -546,23 +548,24 @@ def search_repositories(
         page = list(_ordered(rows, query).only(*_FIELDS)[offset : offset + size + 1])
     results.has_next = len(page) > size
     page = page[:size]
+    word = query.text.lower().strip("/").rsplit("/", 1)[-1]
     if (
         postgres
+        and not page
+        and query.page == 1
         and scope.indexed_entries
-        and query.text
-        and not results.has_next
         and query.sort == "relevance"
-        and len(query.text) >= MIN_SUBSTRING
+        and len(word) >= MIN_SUBSTRING
     ):
-        # Typos: only where the exact matches leave room on the page.
+        # Nothing matched as written: look for a near spelling of the image's
+        # own name (its last path component), which namespaces do not crowd.
         fuzzy = (
-            base.filter(_fuzzy(query.text))
-            .exclude(_text_match(query.text, postgres))
-            .annotate(similarity=_similarity(query.text))
+            base.filter(_fuzzy(word))
+            .annotate(similarity=_similarity(word))
             .order_by("-similarity", *_POPULAR_FIRST, "name", "pk")
             .only(*_FIELDS)
         )
-        for repository in _bounded(fuzzy[: size - len(page)]):
+        for repository in _bounded(fuzzy[:size]):
             repository.rank = 4
             page.append(repository)
     results.total = offset + len(page)

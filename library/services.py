@@ -538,8 +538,11 @@ class Crawler:
         first_error = None
         for tag in tags:
             try:
-                digest = _retrying(adapter.head_digest, name, tag)
-                row = by_digest.get(digest)
+                # With nothing stored for the repository a HEAD would only
+                # precede the GET that describing needs anyway: skip it.
+                row = None
+                if known:
+                    row = by_digest.get(_retrying(adapter.head_digest, name, tag))
                 if row is None:
                     row = TagRow.from_details(_retrying(adapter.describe, name, tag))
                     by_digest[row.digest] = row
@@ -1013,15 +1016,6 @@ class BadNotification(ValueError):
     """The body is not a notification envelope; the message says why."""
 
 
-@dataclass(frozen=True)
-class Change:
-    """Tags (and digests) of one repository to read again."""
-
-    repository: str
-    tags: tuple[str, ...] = ()
-    digests: tuple[str, ...] = ()
-
-
 def parse_envelope(data: object) -> list[dict]:
     """Return the events of an envelope, or raise ``BadNotification``."""
     if not isinstance(data, dict) or not isinstance(data.get("events"), list):
@@ -1054,7 +1048,7 @@ def notification_accept(*, registry: Registry, events: list[dict]) -> dict:
     Returns counts: ``accepted``, ``duplicates``, ``ignored``.
     """
     counts = {"accepted": 0, "duplicates": 0, "ignored": 0}
-    changes: dict[str, tuple[set[str], set[str]]] = {}
+    changes: dict[str, tuple[set[str], set[str], dict[str, str]]] = {}
     with transaction.atomic():
         source = source_for_entry(registry)
         if source is None or not registry.enabled:

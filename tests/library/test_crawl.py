@@ -27,8 +27,8 @@ def test_crawl_matches_skopeo_repo_for_repo_tag_for_tag(seeded_registry, make_en
     assert index_view(entry) == skopeo_view(server)
     assert crawl.repositories_found == len(index_view(entry))
     assert crawl.tags_found == sum(len(t) for t in index_view(entry).values())
-    # latest and 1.0 share one manifest: it was described once.
-    assert crawl.tags_described == crawl.tags_found - 1
+    # Nothing was stored: every tag is described straight away, without a HEAD.
+    assert crawl.tags_described == crawl.tags_found
     assert crawl.finished_at is not None and crawl.percent == 100
 
 
@@ -103,6 +103,22 @@ def test_second_crawl_without_changes_describes_nothing(seeded_registry, make_en
     assert dict(Tag.objects.values_list("pk", "updated_at")) == stamps
     assert set(Repository.objects.values_list("seen_by_crawl", flat=True)) == {
         second.pk
+    }
+
+
+def test_an_alias_of_a_stored_digest_is_not_described_again(fresh_registry, make_entry):
+    server = fresh_registry()
+    pusher = server.pusher()
+    image = pusher.image("app/web", "1.0")
+    entry = make_entry(server)
+    crawl_entry(entry)
+
+    pusher.tag("app/web", image.digest, image.media_type, "stable")
+    second = crawl_entry(entry)
+
+    assert second.tags_described == 0  # recognised by its HEAD
+    assert index_view(entry) == {
+        "app/web": {"1.0": image.digest, "stable": image.digest}
     }
 
 
