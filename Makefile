@@ -43,6 +43,10 @@ run: $(VENV)/.runtime
 		echo "The built-in registry is off: install docker-registry to run it" \
 			"(Debian/Ubuntu: sudo apt-get install docker-registry)."; \
 	fi; \
+	log="$${PORTAL_DATA_DIR:-var}/scheduler.log"; mkdir -p "$$(dirname "$$log")"; \
+	$(PY) manage.py run_scheduler >>"$$log" 2>&1 & scheduler=$$!; \
+	trap 'kill $$scheduler $${registry:-} 2>/dev/null' EXIT INT TERM; \
+	echo "Registries are crawled on schedule in the background (log: $$log)."; \
 	$(PY) manage.py runserver --noreload $(HOST):$(PORT)
 
 system-packages:

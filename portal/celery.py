@@ -25,6 +25,21 @@ def _in_process_executor(threads: int) -> ThreadPoolExecutor:
         return _executor
 
 
+def wait_for_in_process_tasks() -> None:
+    """Block until the in-process threads have run everything, follow-ups included.
+
+    A task may enqueue further tasks (a schedule tick starts crawls): those land on
+    a fresh pool, which is waited for in turn.
+    """
+    global _executor
+    while True:
+        with _executor_lock:
+            executor, _executor = _executor, None
+        if executor is None:
+            return
+        executor.shutdown(wait=True)
+
+
 def _run_in_thread(task: Task, args, kwargs, options) -> None:
     from django.db import close_old_connections
 
