@@ -113,7 +113,7 @@ class Generator:
     def tag_count(self) -> int:
         if self.mean_tags <= 1:
             return 1
-        count = 1 + int(self.rng.expovariate(1 / (self.mean_tags - 1)))
+        count = 1 + round(self.rng.expovariate(1 / (self.mean_tags - 1)))
         return min(count, int(self.mean_tags * 20))
 
     def tags(self, name: str, namespace: str, position: int) -> list[dict]:
