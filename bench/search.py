@@ -476,6 +476,8 @@ def measure(report: Report, member, project, entries, generator) -> None:
     rounds = env_int("BENCH_SEARCH_ROUNDS", 3)
     skipped = _Skipped()
     logging.getLogger("library.selectors").addFilter(skipped)
+    # The embedded scheduler's "task succeeded" lines are not figures.
+    logging.getLogger("celery").setLevel(logging.WARNING)
     registries = list(registries_available(member, project))
     queries = _queries(query_mix(generator, entries), registries)
     hidden = {entries["team_b"].pk, entries["old"].pk}
