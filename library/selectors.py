@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import OperationalError, connection, transaction
 from django.db.models import (
@@ -617,26 +618,35 @@ def _rank_name(name: str, text: str) -> int:
     return 3
 
 
-def live_search(entry: Registry, text: str, *, limit: int) -> list[dict]:
-    """Ask a registry without a catalog to search; cached. Raise RegistryError."""
-    from django.conf import settings
+# After a failure a live registry is left alone this long, for every query.
+LIVE_FAILURE_SECONDS = 30
 
-    key = source_key(entry)
-    digest = hashlib.sha256(
-        f"{key}\x00{entry.namespace}\x00{text.lower()}\x00{limit}".encode()
-    ).hexdigest()
-    cache_key = f"library:live:{digest}"
+
+def live_search(entry: Registry, text: str, *, limit: int) -> list[dict]:
+    """Ask a registry without a catalog to search; cached. Raise RegistryError.
+
+    A failure is remembered for the registry, not only for the query, so a
+    registry that does not answer costs one timeout, not one per keystroke.
+    """
+    registry_key = hashlib.sha256(repr(source_key(entry)).encode()).hexdigest()
+    down_key = f"library:live-down:{registry_key}"
+    cache_key = (
+        "library:live:"
+        + hashlib.sha256(
+            f"{registry_key}\x00{entry.namespace}\x00{text.lower()}\x00{limit}".encode()
+        ).hexdigest()
+    )
     cached = cache.get(cache_key)
-    if isinstance(cached, dict) and "error" in cached:
-        raise errors.RegistryError(cached["error"])
     if isinstance(cached, list):
         return cached
+    failure = cache.get(down_key)
+    if failure:
+        raise errors.RegistryError(failure)
     adapter = open_adapter(entry, read_timeout=settings.LIBRARY_LIVE_SEARCH_TIMEOUT)
     try:
         found = adapter.search(text, limit=limit)
     except errors.RegistryError as exc:
-        # Remember a failure briefly so a broken registry does not slow every key.
-        cache.set(cache_key, {"error": exc.message}, 30)
+        cache.set(down_key, exc.message, LIVE_FAILURE_SECONDS)
         raise
     finally:
         close = getattr(adapter, "close", None)
@@ -812,8 +822,6 @@ class LiveTag:
 
 
 def _live_detail(entry: Registry, name: str) -> RepositoryPage:
-    from django.conf import settings
-
     cache_key = (
         "library:live-tags:"
         + hashlib.sha256(f"{source_key(entry)}\x00{name}".encode()).hexdigest()
@@ -863,23 +871,34 @@ class CrawlPage:
     show_counters: bool
 
 
-def crawl_overview(registry: Registry) -> CrawlPage:
+def crawl_overview(
+    registry: Registry, *, user=None, project: Project | None = None
+) -> CrawlPage:
     """Return the crawl state of an entry the caller may read (``registry_for_read``).
 
     Counts are those of the entry's own namespace; a crawl's own counters cover
-    the whole source and are shown only to entries without a namespace.
+    the whole source and are shown only to entries without a namespace. Given
+    the user, the built-in registry counts only what the user may read in
+    ``project`` (its namespaces are projects).
     """
     sources = sources_for_entries([registry])
     source = sources.get(registry.pk)
     recent = list(source.crawls.all()[:5]) if source else []
+    limit = (
+        _builtin_limits(user, project, [registry]).get(registry.pk)
+        if user is not None
+        else None
+    )
     counts = {"repositories": 0, "tags": 0}
     if source is not None:
-        rows = Repository.objects.filter(source=source)
-        if registry.namespace:
-            rows = rows.filter(
-                Q(name=registry.namespace)
-                | Q(name__startswith=registry.namespace + "/")
-            )
+        rows = Repository.objects.filter(source=source).filter(
+            _under(registry.namespace)
+        )
+        if limit is not None:
+            allowed = Q(pk__in=[])
+            for namespace in limit:
+                allowed |= _under(namespace)
+            rows = rows.filter(allowed)
         counts = rows.aggregate(repositories=Count("pk"), tags=Sum("tag_count"))
     return CrawlPage(
         registry=registry,
@@ -889,7 +908,7 @@ def crawl_overview(registry: Registry) -> CrawlPage:
         repositories=counts["repositories"] or 0,
         tags=counts["tags"] or 0,
         live=is_live_entry(registry) or bool(source and source.live_only),
-        show_counters=not registry.namespace,
+        show_counters=not registry.namespace and limit is None,
     )
 
 

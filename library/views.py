@@ -141,7 +141,9 @@ def crawl_page(request, pk: int):
 
 
 def _render_crawl(request, registry: Registry):
-    overview = selectors.crawl_overview(registry)
+    overview = selectors.crawl_overview(
+        registry, user=request.user, project=_project(request)
+    )
     template = "library/crawl.html"
     if _fragment(request):
         template += "#progress"

@@ -81,7 +81,9 @@ def test_live_results_merge_with_the_index(
     assert len(hub.hub.requests) == asked
 
 
-def test_a_failing_hub_is_a_notice_not_an_error(hub, hub_entry, personas, project_a):
+def test_a_failing_hub_is_a_notice_not_an_error(
+    hub, hub_entry, personas, project_a, monkeypatch
+):
     hub.hub_search_status = 503
     hub.stop()  # nothing answers at all now
     results = search_repositories(
@@ -89,6 +91,21 @@ def test_a_failing_hub_is_a_notice_not_an_error(hub, hub_entry, personas, projec
     )
     assert results.hits == []
     assert results.notices and "Docker Hub" in results.notices[0]
+
+    # The next query does not wait for the hub again: it is left alone a while.
+    from library import selectors
+
+    opened = []
+    real_open = selectors.open_adapter
+    monkeypatch.setattr(
+        selectors,
+        "open_adapter",
+        lambda *a, **k: opened.append(1) or real_open(*a, **k),
+    )
+    again = search_repositories(
+        personas["member"], project_a, SearchQuery(text="mongo")
+    )
+    assert again.notices and opened == []
 
 
 def test_live_repository_page_lists_tags_from_the_hub(

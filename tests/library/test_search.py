@@ -8,7 +8,12 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from library.selectors import SearchQuery, repository_detail, search_repositories
+from library.selectors import (
+    SearchQuery,
+    crawl_overview,
+    repository_detail,
+    search_repositories,
+)
 from registries.services import registry_set_enabled
 from tests.library.conftest import crawl_entry
 
@@ -219,3 +224,8 @@ def test_builtin_registry_shows_each_project_its_own_images(
     assert denied.type.__name__ == "Http404"
     page = repository_detail(personas["member"], project_a, builtin.pk, "team-a/api")
     assert [t.name for t in page.tags] == ["2.0"]
+    # Its crawl page counts only what the person may read, too.
+    mine = crawl_overview(builtin, user=personas["member"], project=project_a)
+    everything = crawl_overview(builtin, user=personas["portal_admin"], project=None)
+    assert (mine.repositories, mine.tags, mine.show_counters) == (3, 5, False)
+    assert everything.repositories == 7 and everything.show_counters
