@@ -757,7 +757,7 @@ def _stale(crawl: Crawl, now: datetime | None = None) -> bool:
 def _enqueue(crawl_id: int) -> None:
     from library import tasks
 
-    transaction.on_commit(partial(tasks.crawl.delay, crawl_id))
+    tasks.crawl.delay_on_commit(crawl_id)
 
 
 def crawl_request(
@@ -1092,15 +1092,8 @@ def notification_accept(*, registry: Registry, events: list[dict]) -> dict:
         from library import tasks
 
         for repository, (tags, digests, expected) in changes.items():
-            transaction.on_commit(
-                partial(
-                    tasks.refresh_repository.delay,
-                    source.pk,
-                    repository,
-                    sorted(tags),
-                    sorted(digests),
-                    expected,
-                )
+            tasks.refresh_repository.delay_on_commit(
+                source.pk, repository, sorted(tags), sorted(digests), expected
             )
     return counts
 

@@ -10,6 +10,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from celery import Celery, Task
+from celery.contrib.django.task import DjangoTask
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
@@ -50,8 +51,11 @@ def _run_in_thread(task: Task, args, kwargs, options) -> None:
         close_old_connections()
 
 
-class PortalTask(Task):
-    """A task that, without a broker, runs in the background of this process."""
+class PortalTask(DjangoTask):
+    """A task that, without a broker, runs in the background of this process.
+
+    As a ``DjangoTask`` it also offers ``delay_on_commit``.
+    """
 
     abstract = True
 
