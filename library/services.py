@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from itertools import islice
@@ -41,8 +41,8 @@ from portal.services import audit_record
 from registries.addresses import in_namespace
 from registries.clients import errors
 from registries.clients.types import RepositoryInfo, TagDetails
-from registries.connect import client_config
-from registries.models import DOCKER_HUB_ADDRESS, Flavour, Registry, VerifyStatus
+from registries.connect import client_config, hub_urls, open_adapter
+from registries.models import Flavour, Registry, VerifyStatus
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +88,7 @@ def source_key(registry: Registry) -> tuple[str, str] | None:
 
 def is_live_entry(registry: Registry) -> bool:
     """Return whether the entry is searched live instead of crawled (no catalog)."""
-    return registry.flavour == Flavour.DOCKER_HUB or registry.address == (
-        DOCKER_HUB_ADDRESS
-    )
+    return registry.is_docker_hub
 
 
 def source_for_entry(registry: Registry) -> CrawlSource | None:
@@ -168,37 +166,13 @@ def connection_entry(entries: Iterable[Registry]) -> Registry | None:
     return ranked[0] if ranked else None
 
 
-def open_adapter(registry: Registry, *, read_timeout: float | None = None):
-    """Return a registry adapter for an entry (a new one each call: not shared)."""
-    from registries.clients.probe import adapter_for
-
-    config = client_config(registry)
-    if read_timeout is not None:
-        config = replace(
-            config,
-            read_timeout=read_timeout,
-            connect_timeout=min(config.connect_timeout, read_timeout),
-        )
-    flavour = registry.flavour or Flavour.UNKNOWN
-    if is_live_entry(registry):
-        flavour = Flavour.DOCKER_HUB
-    return adapter_for(
-        config, flavour, registry.api_version or "v2", dockerhub_urls=_hub_urls()
-    )
-
-
-def _hub_urls() -> dict | None:
-    # Tests point Docker Hub at a fake; production leaves this unset.
-    return getattr(settings, "DOCKER_HUB_URLS", None)
-
-
 def _probed(entry: Registry) -> Registry:
     """Return ``entry``, or for one never verified an unsaved copy probed now."""
     if entry.api_version:
         return entry
     from registries.clients.probe import probe
 
-    found = probe(client_config(entry), dockerhub_urls=_hub_urls())
+    found = probe(client_config(entry), dockerhub_urls=hub_urls())
     clone = copy.copy(entry)
     clone.api_version = str(found.api_version or "v2")
     if clone.flavour in ("", Flavour.UNKNOWN):

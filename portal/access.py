@@ -23,19 +23,15 @@ from django.utils.translation import gettext_lazy
 
 from library.models import Tag
 from library.selectors import repositories_visible, sources_for_entries
-from library.services import is_live_entry, open_adapter
+from library.services import open_adapter
 from portal.models import Project
-from registries.addresses import PATH_COMPONENT
-from registries.addresses import DEFAULT_PORTS, in_namespace
+from registries.addresses import DEFAULT_PORTS, PATH_COMPONENT, in_namespace
 from registries.clients import errors as client_errors
-from registries.models import Registry
+from registries.models import DOCKER_HUB_HOSTS, Registry
 from registries.selectors import registries_available, registries_listed
 
 DOCKER_HUB_DOMAIN = "docker.io"
 # Every name Docker Hub goes by; an entry for any of them serves all of them.
-DOCKER_HUB_HOSTS = frozenset(
-    {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
-)
 NAME_MAX_LENGTH = 255
 _DOMAIN_COMPONENT = re.compile(r"^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -199,10 +195,7 @@ def parse_reference(raw: str) -> ImageReference:
 
 def is_docker_hub_entry(registry: Registry) -> bool:
     """Return whether the entry is Docker Hub, under any of its names."""
-    return (
-        is_live_entry(registry)
-        or (urlsplit(registry.address).hostname or "") in DOCKER_HUB_HOSTS
-    )
+    return registry.is_docker_hub
 
 
 def serves_host(registry: Registry, reference: ImageReference) -> bool:

@@ -203,6 +203,8 @@ LOGGING = {
 
 # Portolan behaviour.
 PORTOLAN_CREATE_DOCKER_HUB = env_bool("PORTOLAN_CREATE_DOCKER_HUB", True)
+# Docker Hub's hub/registry/auth/index URLs; None uses the real ones (tests use fakes).
+DOCKER_HUB_URLS = None
 REGISTRY_CONNECT_TIMEOUT = float(env_int("REGISTRY_CONNECT_TIMEOUT", 5, minimum=1))
 REGISTRY_READ_TIMEOUT = float(env_int("REGISTRY_READ_TIMEOUT", 20, minimum=1))
 

@@ -2,13 +2,39 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 
 from registries.clients import errors
 from registries.clients.types import CertificateInfo, ClientConfig
 from registries.models import Registry
+
+
+def hub_urls() -> dict | None:
+    """Return Docker Hub's service URLs when overridden (tests point them at a fake)."""
+    return settings.DOCKER_HUB_URLS
+
+
+def open_adapter(registry: Registry, *, read_timeout: float | None = None):
+    """Return a registry adapter for an entry (a new one each call: not shared)."""
+    from registries.clients.probe import adapter_for
+    from registries.models import Flavour
+
+    config = client_config(registry)
+    if read_timeout is not None:
+        config = replace(
+            config,
+            read_timeout=read_timeout,
+            connect_timeout=min(config.connect_timeout, read_timeout),
+        )
+    flavour = Flavour.DOCKER_HUB if registry.is_docker_hub else registry.flavour
+    return adapter_for(
+        config,
+        flavour or Flavour.UNKNOWN,
+        registry.api_version or "v2",
+        dockerhub_urls=hub_urls(),
+    )
 
 
 def client_config(registry: Registry) -> ClientConfig:
@@ -45,7 +71,7 @@ def verify(registry: Registry) -> VerifyOutcome:
     except ImportError:
         return VerifyOutcome(ok=False, message="Verification is not available yet.")
     try:
-        result = probe(client_config(registry))
+        result = probe(client_config(registry), dockerhub_urls=hub_urls())
     except errors.TLSError as exc:
         return VerifyOutcome(
             ok=False,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -14,6 +15,10 @@ from registries import crypto
 from registries.addresses import host_port, normalize_address, normalize_namespace
 
 DOCKER_HUB_ADDRESS = "https://registry.hub.docker.com"
+# Every name Docker Hub's registry answers to; the entry may use any of them.
+DOCKER_HUB_HOSTS = frozenset(
+    {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
+)
 
 
 def _new_webhook_secret() -> str:
@@ -234,6 +239,16 @@ class Registry(models.Model):
         return bool(self.password_encrypted)
 
     @property
+    def is_docker_hub(self) -> bool:
+        """Return whether this entry is Docker Hub, under any of its names."""
+        if self.flavour == Flavour.DOCKER_HUB:
+            return True
+        parts = urlsplit(self.address)
+        return parts.scheme == "https" and parts.port in (None, 443) and (
+            (parts.hostname or "") in DOCKER_HUB_HOSTS
+        )
+
+    @property
     def host(self) -> str:
         """Return ``host[:port]`` as written in pull references."""
         return host_port(self.address)
@@ -246,7 +261,7 @@ class Registry(models.Model):
         With ``digest`` the reference is pinned to it (``repository@digest``).
         """
         suffix = f"@{digest}" if digest else f":{tag}"
-        if self.flavour == Flavour.DOCKER_HUB or self.address == DOCKER_HUB_ADDRESS:
+        if self.is_docker_hub:
             return repository.removeprefix("library/") + suffix
         return f"{self.host}/{repository}{suffix}"
 

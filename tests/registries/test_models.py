@@ -181,3 +181,22 @@ def test_the_builtin_entry_is_managed_apart_but_can_be_disabled(personas, client
     registry_set_enabled(acting_user=admin, registry=builtin, enabled=False)
     builtin.refresh_from_db()
     assert builtin.name == "Built-in" and not builtin.enabled
+
+
+@pytest.mark.parametrize(
+    ("address", "flavour", "expected"),
+    [
+        ("https://registry.hub.docker.com", "", True),
+        ("https://index.docker.io", "", True),
+        ("https://docker.io", "", True),
+        ("https://registry-1.docker.io:443", "", True),
+        ("https://mirror.example.com", "dockerhub", True),
+        ("https://registry-1.docker.io:5000", "", False),
+        ("http://docker.io", "", False),
+        ("https://docker.io.example.com", "", False),
+    ],
+)
+def test_docker_hub_is_recognised_under_its_names(address, flavour, expected):
+    entry = Registry(address=address, flavour=flavour)
+    assert entry.is_docker_hub is expected
+    assert (entry.pull_reference("library/nginx", "1") == "nginx:1") is expected
