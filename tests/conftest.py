@@ -16,6 +16,14 @@ PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture(autouse=True)
+def _fresh_client_caches():
+    """Start every test with no config blob remembered from another one."""
+    from registries.clients.v2 import _config_cache
+
+    _config_cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _tasks_run_inline(request):
     """Run Celery tasks inline and hash passwords cheaply (tests only).
 

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -125,6 +127,44 @@ def _labels(config: Any) -> dict[str, str]:
     if not isinstance(labels, dict):
         return {}
     return {str(key): str(value) for key, value in labels.items()}
+
+
+class _BlobCache:
+    """A small, thread-safe LRU of verified config blobs, keyed by digest.
+
+    Blobs are content-addressed: once a body has matched its sha256 digest it is
+    the same for every registry and repository, so a crawl's ``latest`` aliases
+    and images sharing a config need not fetch it again.
+    """
+
+    def __init__(self, max_entries: int = 4096, max_bytes: int = 256 * 1024) -> None:
+        self._entries: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+
+    def get(self, digest: str) -> bytes | None:
+        with self._lock:
+            body = self._entries.get(digest)
+            if body is not None:
+                self._entries.move_to_end(digest)
+            return body
+
+    def put(self, digest: str, body: bytes) -> None:
+        if len(body) > self.max_bytes:
+            return
+        with self._lock:
+            self._entries[digest] = body
+            self._entries.move_to_end(digest)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_config_cache = _BlobCache()
 
 
 @dataclass(frozen=True)
@@ -399,6 +439,9 @@ class V2Client:
     def _config_blob(self, repository: str, digest: str) -> dict:
         if not digest:
             raise errors.ProtocolError(f"A manifest of {repository} has no config.")
+        cached = _config_cache.get(digest)
+        if cached is not None:
+            return json.loads(cached)
         data, response = self.transport.get_json(
             self._url(f"{self._name(repository)}/blobs/{quote(digest, safe=':')}"),
             scope=(pull_scope(repository),),
@@ -414,6 +457,8 @@ class V2Client:
             )
         if not isinstance(data, dict):
             raise errors.ProtocolError(f"The config blob {digest} is not an object.")
+        if algorithm == "sha256":  # verified above, so safe to share by digest
+            _config_cache.put(digest, response.content)
         return data
 
     @staticmethod

@@ -243,6 +243,42 @@ def test_the_full_accept_list_keeps_the_pushed_digest(http_registry):
     assert plain.headers["Docker-Content-Digest"] != image.digest
 
 
+def test_a_config_blob_is_fetched_once_for_every_tag_that_shares_it(http_registry):
+    pusher = http_registry.pusher()
+    image = pusher.image("cache/app", "v1")
+    pusher.tag("cache/app", image.digest, image.media_type, "latest")
+    with V2Client(http_registry.client_config()) as client:
+        urls = counting(client)
+        first = client.describe("cache/app", "v1")
+        alias = client.describe("cache/app", "latest")
+    blob_gets = [url for url in urls if "/blobs/" in url]
+    assert len(blob_gets) == 1
+    assert (alias.digest, alias.created, alias.labels, alias.platforms) == (
+        first.digest,
+        first.created,
+        first.labels,
+        first.platforms,
+    )
+
+
+def test_a_config_blob_that_fails_its_digest_is_refused_and_never_cached():
+    from registries.clients.v2 import _config_cache
+
+    honest = b'{"architecture": "amd64", "os": "linux"}'
+    digest = "sha256:" + hashlib.sha256(honest).hexdigest()
+    tampered = Reply(200, b'{"architecture": "arm64", "os": "linux"}')
+    with StubServer(lambda request: tampered) as server:
+        config = ClientConfig(base_url=server.url, allow_plain_http=True)
+        with V2Client(config) as client, pytest.raises(errors.ProtocolError):
+            client._config_blob("cache/bad", digest)
+    assert _config_cache.get(digest) is None
+    with StubServer(lambda request: Reply(200, honest)) as server:
+        config = ClientConfig(base_url=server.url, allow_plain_http=True)
+        with V2Client(config) as client:
+            assert client._config_blob("cache/good", digest)["architecture"] == "amd64"
+    assert _config_cache.get(digest) == honest
+
+
 def test_basic_registry_with_wrong_password(basic_registry):
     config = basic_registry.client_config(password="nope")
     with V2Client(config) as client, pytest.raises(errors.AuthFailed):
