@@ -324,7 +324,7 @@ class _SearchVectorMatch(Expression):
         self.text = text
 
     def as_sql(self, compiler, connection):
-        table = compiler.quote_name_unless_alias(compiler.query.get_initial_alias())
+        table = compiler.quote_name(compiler.query.get_initial_alias())
         column = f"{table}.{connection.ops.quote_name('search_vector')}"
         return f"{column} @@ plainto_tsquery('simple'::regconfig, %s)", [self.text]
 
