@@ -17,14 +17,20 @@ class ProjectForm(forms.ModelForm):
         self.fields["slug"].help_text = _("Leave empty to derive it from the name.")
 
     def clean_slug(self):
-        slug = self.cleaned_data.get("slug") or slugify(self.cleaned_data.get("name", ""))
+        slug = self.cleaned_data.get("slug") or slugify(
+            self.cleaned_data.get("name", "")
+        )
         if not slug:
-            raise forms.ValidationError(_("Enter a slug of letters, digits and dashes."))
+            raise forms.ValidationError(
+                _("Enter a slug of letters, digits and dashes.")
+            )
         return slug
 
 
 class MemberAddForm(forms.Form):
-    user = forms.ModelChoiceField(queryset=get_user_model().objects.none(), label=_("User"))
+    user = forms.ModelChoiceField(
+        queryset=get_user_model().objects.none(), label=_("User")
+    )
     role = forms.ChoiceField(choices=Role.choices, initial=Role.MEMBER, label=_("Role"))
 
     def __init__(self, *args, users=None, **kwargs):

@@ -15,8 +15,7 @@ class Project(models.Model):
         max_length=63,
         unique=True,
         help_text=_(
-            "Short lower-case name used in URLs and as the built-in registry "
-            "namespace."
+            "Short lower-case name used in URLs and as the built-in registry namespace."
         ),
     )
     description = models.CharField(_("description"), max_length=300, blank=True)
@@ -94,7 +93,8 @@ class AuditEntry(models.Model):
         verbose_name_plural = "audit entries"
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.object_repr}"
+        when = f"{self.at:%Y-%m-%d %H:%M}"
+        return f"{when} {self.actor_name} {self.action} {self.object_repr}"
 
 
 class ApiToken(models.Model):

@@ -15,7 +15,7 @@ def is_portal_admin(user) -> bool:
 
 
 def projects_for_user(user) -> QuerySet[Project]:
-    """Return the projects ``user`` may open: all for portal admins, else memberships."""
+    """Return the projects ``user`` may open: all for portal admins, else theirs."""
     if not user.is_authenticated:
         return Project.objects.none()
     if is_portal_admin(user):
@@ -32,7 +32,9 @@ def role_in_project(user, project: Project | None) -> str | None:
     # Memberships are cached per request on the user object to avoid repeats.
     cache = getattr(user, "_portolan_roles", None)
     if cache is None:
-        cache = dict(Membership.objects.filter(user=user).values_list("project_id", "role"))
+        cache = dict(
+            Membership.objects.filter(user=user).values_list("project_id", "role")
+        )
         user._portolan_roles = cache
     return cache.get(project.pk)
 

@@ -14,7 +14,9 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("projects/switch/", views.project_switch, name="project_switch"),
-    path("projects/<slug:slug>/members/", views.project_members, name="project_members"),
+    path(
+        "projects/<slug:slug>/members/", views.project_members, name="project_members"
+    ),
     path(
         "projects/<slug:slug>/members/<int:member_id>/role/",
         views.project_member_role,
@@ -26,7 +28,9 @@ urlpatterns = [
         name="project_member_remove",
     ),
     path("administration/", views.administration, name="administration"),
-    path("administration/projects/", views.project_admin_list, name="project_admin_list"),
+    path(
+        "administration/projects/", views.project_admin_list, name="project_admin_list"
+    ),
     path("administration/audit/", views.audit_log, name="audit_log"),
     path("", include("registries.urls")),
     # The built-in registry: its token service at /auth/token, robots, tokens.

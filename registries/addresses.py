@@ -98,8 +98,10 @@ def normalize_namespace(raw: str) -> str:
 
 def in_namespace(repository: str, namespace: str) -> bool:
     """Return whether ``repository`` lies inside ``namespace`` (whole components)."""
-    return not namespace or repository == namespace or repository.startswith(
-        namespace + "/"
+    return (
+        not namespace
+        or repository == namespace
+        or repository.startswith(namespace + "/")
     )
 
 

@@ -22,15 +22,19 @@ def _fernet(keys: tuple[str, ...]) -> MultiFernet:
 def encrypt(plaintext: str) -> str:
     if not plaintext:
         return ""
-    return _fernet(tuple(settings.CREDENTIALS_KEYS)).encrypt(plaintext.encode()).decode()
+    return (
+        _fernet(tuple(settings.CREDENTIALS_KEYS)).encrypt(plaintext.encode()).decode()
+    )
 
 
 def decrypt(token: str) -> str:
-    """Return the plaintext; a token no configured key can open raises ``ValueError``."""
+    """Return the plaintext; raise ``ValueError`` if no configured key opens it."""
     if not token:
         return ""
     try:
-        return _fernet(tuple(settings.CREDENTIALS_KEYS)).decrypt(token.encode()).decode()
+        return (
+            _fernet(tuple(settings.CREDENTIALS_KEYS)).decrypt(token.encode()).decode()
+        )
     except InvalidToken:
         raise ValueError(
             "Stored credentials cannot be decrypted with the configured keys."

@@ -244,8 +244,10 @@ class Registry(models.Model):
         if self.flavour == Flavour.DOCKER_HUB:
             return True
         parts = urlsplit(self.address)
-        return parts.scheme == "https" and parts.port in (None, 443) and (
-            (parts.hostname or "") in DOCKER_HUB_HOSTS
+        return (
+            parts.scheme == "https"
+            and parts.port in (None, 443)
+            and ((parts.hostname or "") in DOCKER_HUB_HOSTS)
         )
 
     @property

@@ -288,4 +288,3 @@ def registry_trust_presented_certificate(
         sha256=certificate.sha256_fingerprint,
     )
     return registry_verify(registry=registry)
-

@@ -23,7 +23,7 @@ from registries.models import Registry
 
 
 def _editable(user, pk) -> Registry:
-    """Return an entry the user may edit or delete; the built-in one is managed apart."""
+    """Return an entry the user may edit or delete (never the built-in one)."""
     registry = selectors.registry_for_write(user, pk)
     if registry.is_builtin:
         raise PermissionDenied(services.BUILTIN_MANAGED)
@@ -267,19 +267,4 @@ def registry_trust(request, pk):
         outcome = dataclasses.replace(
             exc.outcome, ok=False, message=" ".join(exc.messages)
         )
-    return _render_verify(request, outcome, registry)
-    services.registry_trust_certificate(
-        acting_user=request.user,
-        registry=registry,
-        pem=certificate.pem,
-        sha256=certificate.sha256_fingerprint,
-    )
-    outcome = connect.verify(registry)
-    services.registry_record_verification(
-        registry=registry,
-        ok=outcome.ok,
-        message=outcome.message,
-        api_version=outcome.api_version,
-        flavour=outcome.flavour,
-    )
     return _render_verify(request, outcome, registry)

@@ -80,10 +80,18 @@ def personas(make_user, project_a, project_b):
         "viewer": make_user("carol"),
         "other_admin": make_user("mallory"),
     }
-    Membership.objects.create(project=project_a, user=people["project_admin"], role=Role.ADMIN)
-    Membership.objects.create(project=project_a, user=people["member"], role=Role.MEMBER)
-    Membership.objects.create(project=project_a, user=people["viewer"], role=Role.VIEWER)
-    Membership.objects.create(project=project_b, user=people["other_admin"], role=Role.ADMIN)
+    Membership.objects.create(
+        project=project_a, user=people["project_admin"], role=Role.ADMIN
+    )
+    Membership.objects.create(
+        project=project_a, user=people["member"], role=Role.MEMBER
+    )
+    Membership.objects.create(
+        project=project_a, user=people["viewer"], role=Role.VIEWER
+    )
+    Membership.objects.create(
+        project=project_b, user=people["other_admin"], role=Role.ADMIN
+    )
     return people
 
 
@@ -172,4 +180,3 @@ def browser():
         )
         yield chromium
         chromium.close()
-

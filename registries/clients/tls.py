@@ -7,9 +7,9 @@ it (trust on first use). Nothing here treats a fetched certificate as trusted.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import socket
-import functools
 import ssl
 from datetime import UTC
 

@@ -16,7 +16,9 @@ def test_the_last_admin_cannot_be_demoted_or_removed(personas, only_admin):
     audit_before = AuditEntry.objects.count()
     with pytest.raises(ValidationError, match="at least one project admin"):
         membership_change_role(
-            acting_user=personas["portal_admin"], membership=only_admin, role=Role.MEMBER
+            acting_user=personas["portal_admin"],
+            membership=only_admin,
+            role=Role.MEMBER,
         )
     with pytest.raises(ValidationError, match="at least one project admin"):
         membership_remove(acting_user=personas["portal_admin"], membership=only_admin)
@@ -27,7 +29,9 @@ def test_the_last_admin_cannot_be_demoted_or_removed(personas, only_admin):
 
 def test_with_a_second_admin_the_first_may_step_down(personas, project_a, only_admin):
     other = Membership.objects.get(project=project_a, user=personas["member"])
-    membership_change_role(acting_user=personas["project_admin"], membership=other, role=Role.ADMIN)
+    membership_change_role(
+        acting_user=personas["project_admin"], membership=other, role=Role.ADMIN
+    )
     membership_change_role(
         acting_user=personas["project_admin"], membership=only_admin, role=Role.VIEWER
     )
@@ -36,7 +40,9 @@ def test_with_a_second_admin_the_first_may_step_down(personas, project_a, only_a
     assert not Membership.objects.filter(pk=only_admin.pk).exists()
 
 
-def test_the_members_page_explains_the_refusal(personas, project_a, only_admin, client_for):
+def test_the_members_page_explains_the_refusal(
+    personas, project_a, only_admin, client_for
+):
     client = client_for(personas["project_admin"])
     url = f"/projects/{project_a.slug}/members/{only_admin.pk}/"
     response = client.post(url + "role/", {"role": "viewer"}, follow=True)
@@ -52,7 +58,9 @@ def test_refusals_and_unknown_pages_use_the_site_layout(personas, client_for):
     refused = client.get("/administration/audit/")
     assert refused.status_code == 403
     page = refused.content.decode()
-    assert "Only portal admins" in page and "Portolan" in page and "js/portal.js" in page
+    assert (
+        "Only portal admins" in page and "Portolan" in page and "js/portal.js" in page
+    )
     missing = client.get("/projects/team-b/registries/")
     assert missing.status_code == 404
     assert "not a member" in missing.content.decode()

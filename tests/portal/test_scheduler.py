@@ -38,7 +38,9 @@ def manage(data_dir: Path, *args: str, check: bool = True) -> str:
         timeout=120,
     )
     if check and result.returncode != 0:
-        raise AssertionError(f"manage.py {args} failed:\n{result.stdout}{result.stderr}")
+        raise AssertionError(
+            f"manage.py {args} failed:\n{result.stdout}{result.stderr}"
+        )
     return result.stdout + result.stderr
 
 
@@ -54,7 +56,7 @@ def test_run_scheduler_crawls_a_due_registry_on_the_embedded_default(tmp_path):
             "-c",
             "from django.contrib.auth import get_user_model;"
             "from registries.services import registry_create;"
-            "admin = get_user_model().objects.create_superuser('root', '', 'pw-123456');"
+            "admin = get_user_model().objects.create_superuser('root', '', 'pw-1234');"
             "registry_create(acting_user=admin, name='Local', "
             f"address='{registry.url}', allow_plain_http=True)",
         )
@@ -77,7 +79,11 @@ def test_run_scheduler_refuses_when_a_broker_is_configured(tmp_path):
     result = subprocess.run(
         [sys.executable, "manage.py", "run_scheduler", "--once"],
         cwd=ROOT,
-        env={**os.environ, "PORTAL_DATA_DIR": str(tmp_path), "REDIS_URL": "redis://127.0.0.1:6379/13"},
+        env={
+            **os.environ,
+            "PORTAL_DATA_DIR": str(tmp_path),
+            "REDIS_URL": "redis://127.0.0.1:6379/13",
+        },
         capture_output=True,
         text=True,
         timeout=60,

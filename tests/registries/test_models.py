@@ -1,4 +1,4 @@
-"""Rules of registry entries: addresses, namespaces, duplicates, plain HTTP, defaults."""
+"""Rules of registry entries: addresses, namespaces, duplicates, plain HTTP."""
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -19,7 +19,10 @@ from registries.services import registry_create, registry_update
         ("registry.example.com:5000", "https://registry.example.com:5000"),
         ("http://10.0.0.5:5000", "http://10.0.0.5:5000"),
         ("[::1]:5000", "https://[::1]:5000"),
-        ("https://jfrog.example.com/artifactory/api/docker/repo//", "https://jfrog.example.com/artifactory/api/docker/repo"),
+        (
+            "https://jfrog.example.com/artifactory/api/docker/repo//",
+            "https://jfrog.example.com/artifactory/api/docker/repo",
+        ),
         ("  registry.example.com  ", "https://registry.example.com"),
     ],
 )
@@ -64,24 +67,41 @@ def test_namespace_matching_is_by_whole_components():
 
 def test_same_address_and_namespace_twice_in_one_scope_is_refused(personas):
     admin = personas["portal_admin"]
-    registry_create(acting_user=admin, name="A", address="reg.example.com", namespace="x")
+    registry_create(
+        acting_user=admin, name="A", address="reg.example.com", namespace="x"
+    )
     with pytest.raises(ValidationError) as exc:
         registry_create(
-            acting_user=admin, name="B", address="https://REG.example.com:443/", namespace="x/"
+            acting_user=admin,
+            name="B",
+            address="https://REG.example.com:443/",
+            namespace="x/",
         )
     assert "already exists" in str(exc.value)
 
 
-def test_same_address_with_other_namespaces_and_scopes_is_fine(personas, project_a, project_b):
+def test_same_address_with_other_namespaces_and_scopes_is_fine(
+    personas, project_a, project_b
+):
     admin = personas["portal_admin"]
     registry_create(acting_user=admin, name="all", address="reg.example.com")
-    registry_create(acting_user=admin, name="a", address="reg.example.com", namespace="team-a")
-    registry_create(acting_user=admin, name="b", address="reg.example.com", namespace="team-b")
-    registry_create(acting_user=admin, project=project_a, name="pa", address="reg.example.com")
-    registry_create(acting_user=admin, project=project_b, name="pb", address="reg.example.com")
+    registry_create(
+        acting_user=admin, name="a", address="reg.example.com", namespace="team-a"
+    )
+    registry_create(
+        acting_user=admin, name="b", address="reg.example.com", namespace="team-b"
+    )
+    registry_create(
+        acting_user=admin, project=project_a, name="pa", address="reg.example.com"
+    )
+    registry_create(
+        acting_user=admin, project=project_b, name="pb", address="reg.example.com"
+    )
     assert Registry.objects.filter(address="https://reg.example.com").count() == 5
     with pytest.raises(ValidationError, match="already has an entry"):
-        registry_create(acting_user=admin, project=project_a, name="pa2", address="reg.example.com")
+        registry_create(
+            acting_user=admin, project=project_a, name="pa2", address="reg.example.com"
+        )
 
 
 def test_database_enforces_uniqueness_too(personas):
@@ -94,10 +114,15 @@ def test_database_enforces_uniqueness_too(personas):
 def test_plain_http_needs_explicit_opt_in(personas):
     admin = personas["portal_admin"]
     with pytest.raises(ValidationError) as exc:
-        registry_create(acting_user=admin, name="insecure", address="http://10.1.2.3:5000")
+        registry_create(
+            acting_user=admin, name="insecure", address="http://10.1.2.3:5000"
+        )
     assert "allow_plain_http" in exc.value.message_dict
     registry = registry_create(
-        acting_user=admin, name="insecure", address="http://10.1.2.3:5000", allow_plain_http=True
+        acting_user=admin,
+        name="insecure",
+        address="http://10.1.2.3:5000",
+        allow_plain_http=True,
     )
     assert registry.address == "http://10.1.2.3:5000"
     # Nor can the database be talked into it behind the model's back.
@@ -141,7 +166,10 @@ def test_credentials_are_encrypted_at_rest(registry_a):
 
 def test_empty_password_on_edit_keeps_the_old_one(registry_a, personas):
     registry_update(
-        acting_user=personas["project_admin"], registry=registry_a, name="Renamed", password=None
+        acting_user=personas["project_admin"],
+        registry=registry_a,
+        name="Renamed",
+        password=None,
     )
     registry_a.refresh_from_db()
     assert registry_a.password == "team-a-s3cret-value"
@@ -150,7 +178,10 @@ def test_empty_password_on_edit_keeps_the_old_one(registry_a, personas):
 
 def test_pull_reference():
     registry = Registry(address="https://images.example.com:5000")
-    assert registry.pull_reference("team-a/app", "1.0") == "images.example.com:5000/team-a/app:1.0"
+    assert (
+        registry.pull_reference("team-a/app", "1.0")
+        == "images.example.com:5000/team-a/app:1.0"
+    )
     hub = Registry(address=DOCKER_HUB_ADDRESS, flavour="dockerhub")
     assert hub.pull_reference("library/nginx", "1.27") == "nginx:1.27"
     digest = "sha256:" + "ab" * 32

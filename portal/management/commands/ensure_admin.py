@@ -8,7 +8,9 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "Create the user 'admin' with a generated password if no portal admin exists."
+    help = (
+        "Create the user 'admin' with a generated password if no portal admin exists."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--username", default="admin")
