@@ -260,3 +260,53 @@ def test_verify_shows_the_certificate_and_trust_fixes_it(
     registry.refresh_from_db()
     assert registry.ca_pem.startswith("-----BEGIN CERTIFICATE-----")
     assert registry.verify_status == "ok"
+
+
+@pytest.fixture(scope="module")
+def basic_auth_registry(tmp_path_factory):
+    """The real distribution registry over TLS with htpasswd (bcrypt) Basic auth."""
+    from tests.support.certs import TestCA
+    from tests.support.registry import RegistryServer, registry_binary
+
+    if registry_binary() is None:
+        pytest.skip("docker-registry is not installed")
+    server = RegistryServer(
+        "basic",
+        workdir=tmp_path_factory.mktemp("browser-basic-registry"),
+        ca=TestCA(),
+        users={"alice": "wonderland"},
+    ).start()
+    yield server
+    server.stop()
+
+
+def test_verify_in_the_form_tells_a_trusted_registry_from_a_wrong_password(
+    page, live_server, admin_user, basic_auth_registry
+):
+    """Verify unsaved form values: the right password verifies, a wrong one not."""
+    log_in(page, live_server, "root", "browser-pass-123")
+    page.goto(f"{live_server.url}/administration/registries/add/")
+    page.get_by_label("Name", exact=True).fill("Team registry")
+    page.get_by_label("Address", exact=True).fill(basic_auth_registry.url)
+    page.get_by_label("Username", exact=True).fill("alice")
+    page.get_by_label("Password or access token", exact=True).fill("not-the-password")
+    # The admin trusts the registry's CA up front, so TLS is not the question.
+    page.get_by_label("Trusted certificate (PEM)", exact=True).fill(
+        basic_auth_registry.ca.cert_pem
+    )
+    result = page.locator("#verify-result")
+
+    page.get_by_role("button", name="Verify").click()
+    expect(result).to_contain_text("Verification failed")
+    expect(result).to_contain_text("credentials")
+    expect(result).not_to_contain_text("not-the-password")
+
+    page.get_by_label("Password or access token", exact=True).fill("wonderland")
+    page.get_by_role("button", name="Verify").click()
+    expect(result).to_contain_text("Verified")
+    expect(result).to_contain_text("V2")
+    page.screenshot(path=str(SCREENSHOTS / "portolan-verify-form.png"))
+    # Nothing was saved by verifying.
+    from registries.models import Registry
+
+    assert not Registry.objects.filter(name="Team registry").exists()
