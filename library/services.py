@@ -408,7 +408,11 @@ def _write_repository(
         repository.fetched_at = fetched_at
         if crawl_id is not None:
             repository.seen_by_crawl = crawl_id
-        repository.full_clean(validate_unique=False, validate_constraints=False)
+        # The crawler holds ``source`` already: checking the foreign key would
+        # cost one query per repository.
+        repository.full_clean(
+            exclude=["source"], validate_unique=False, validate_constraints=False
+        )
         repository.save()
         upserts = []
         for tag_name, row in rows.items():

@@ -198,3 +198,36 @@ def test_only_one_crawl_per_source_at_a_time(seeded_registry, make_entry):
     # A second worker receiving the same task does not run it twice.
     services.crawl_run(crawl_id=first.pk)
     assert services.crawl_run(crawl_id=first.pk) is None
+
+
+WRITE_QUERIES = 5
+
+
+@pytest.mark.parametrize("tags", [1, 25])
+def test_writing_a_repository_costs_the_same_queries_for_any_number_of_tags(
+    db, tags, django_assert_max_num_queries
+):
+    """The crawler's single writer thread is its bottleneck: keep it flat."""
+    from django.utils import timezone
+
+    from registries.clients.types import RepositoryInfo
+
+    source = CrawlSource.objects.create(address="https://r.example.com", username="")
+    rows = {
+        f"v{i}": services.TagRow(digest="sha256:" + f"{i:064x}", size=10 + i)
+        for i in range(tags)
+    }
+    # Lock/read the repository, insert it, upsert its tags, drop vanished ones,
+    # and the test's savepoint: never a query per tag or a foreign-key check.
+    with django_assert_max_num_queries(WRITE_QUERIES):
+        services._write_repository(
+            source=source,
+            name="team-a/app",
+            info=RepositoryInfo(name="team-a/app"),
+            rows=rows,
+            keep=set(),
+            fetched_at=timezone.now(),
+            crawl_id=None,
+            complete=True,
+        )
+    assert Tag.objects.filter(repository__name="team-a/app").count() == tags
