@@ -203,7 +203,8 @@ class RegistrySerializer(serializers.Serializer):
         crawl = states.get(registry.pk)
         if crawl is None:
             return None
-        context = {"show_counters": not registry.namespace}
+        # A crawl counts its whole source: not for namespaced or built-in entries.
+        context = {"show_counters": not registry.namespace and not registry.is_builtin}
         return CrawlSerializer(crawl, context=context).data
 
     @extend_schema_field(

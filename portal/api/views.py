@@ -385,9 +385,15 @@ class RegistryTrustView(PortalAPIView):
 # -- the Library: crawls, search, repositories and tags --------------------------------
 
 
-def _crawl_overview_data(request, registry):
-    """Return the crawl page's facts; the webhook secret only for its writers."""
-    overview = library_selectors.crawl_overview(registry)
+def _crawl_overview_data(request, registry, project=None):
+    """Return the crawl page's facts; the webhook secret only for its writers.
+
+    Counts are what the user may read in ``project`` (the built-in registry's
+    namespaces are projects), as on the crawl page.
+    """
+    overview = library_selectors.crawl_overview(
+        registry, user=request.user, project=project
+    )
     context = {"show_counters": overview.show_counters}
     if registry_selectors.can_write_registry(request.user, registry):
         context["webhook_url"] = request.build_absolute_uri(
@@ -398,13 +404,24 @@ def _crawl_overview_data(request, registry):
 
 class CrawlOverviewView(PortalAPIView):
     serializer_class = s.CrawlOverviewSerializer
+    query_params = ("project",)
 
     @extend_schema(
-        summary="Crawls of an entry's index: status, progress, counts and errors"
+        summary="Crawls of an entry's index: status, progress, counts and errors",
+        parameters=[
+            project_parameter(
+                required=False,
+                description=(
+                    "Count as this project (the built-in registry counts only "
+                    "the project's images)."
+                ),
+            )
+        ],
     )
     def get(self, request, pk):
         registry = registry_selectors.registry_for_read(request.user, pk)
-        return Response(_crawl_overview_data(request, registry))
+        project = self.project_from_query(required=False)
+        return Response(_crawl_overview_data(request, registry, project))
 
 
 class CrawlStartView(PortalAPIView):
