@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import OperationalError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import (
     BooleanField,
     Case,
@@ -25,7 +24,6 @@ from django.db.models import (
     Exists,
     Expression,
     F,
-    FloatField,
     Func,
     IntegerField,
     OuterRef,
@@ -38,6 +36,8 @@ from django.db.models import (
 )
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.http import Http404
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -49,8 +49,6 @@ from registries.addresses import in_namespace
 from registries.clients import errors
 from registries.models import Registry
 from registries.selectors import registries_available
-
-log = logging.getLogger(__name__)
 
 PAGE_SIZE = 20
 TAGS_PAGE_SIZE = 100
@@ -112,9 +110,23 @@ class Scope:
         )
 
     def condition(self) -> Q:
-        """Return the filter on Repository rows this scope may read."""
-        condition = Q(pk__in=[])
+        """Return the filter on Repository rows this scope may read.
+
+        A source that some entry reads whole (no namespace, no limit) is one
+        ``source_id IN (...)``; other entries of that source would add nothing
+        but work for the planner.
+        """
+        whole = sorted(
+            {
+                self.sources[entry.pk].pk
+                for entry in self.indexed_entries
+                if not entry.namespace and entry.pk not in self.limits
+            }
+        )
+        condition = Q(source_id__in=whole) if whole else Q(pk__in=[])
         for entry in self.indexed_entries:
+            if self.sources[entry.pk].pk in whole:
+                continue
             part = Q(source_id=self.sources[entry.pk].pk) & _under(entry.namespace)
             limit = self.limits.get(entry.pk)
             if limit is not None:
@@ -346,15 +358,6 @@ def _fuzzy(word: str) -> Func:
     )
 
 
-def _similarity(word: str) -> Func:
-    return Func(
-        Value(word),
-        F("short_name"),
-        function="word_similarity",
-        output_field=FloatField(),
-    )
-
-
 def _text_match(text: str, postgres: bool) -> Q:
     q = text.lower()
     if postgres:
@@ -444,40 +447,83 @@ def _tiers(text: str) -> list[Q]:
     return tiers
 
 
-def _relevance_page(base, text: str, need: int) -> list[Repository]:
-    """Return the first ``need`` matches in rank order, reading tier by tier.
+# The order among equals, on the columns every branch below selects.
+_POPULAR_SQL = (
+    "is_official DESC, COALESCE(pull_count, -1) DESC, "
+    "COALESCE(star_count, -1) DESC, name, id"
+)
 
-    Each tier's candidates come from the trigram, full-text or name indexes
-    and are ordered by a top-N sort (ordering the table itself would let
-    PostgreSQL walk the popularity index, which can mean reading all of it);
-    later tiers are skipped once the page is full. At most one query per tier,
-    whatever the number of matches. A class with more than ``TIER_CAP`` matches
-    is ranked among the first ``TIER_CAP`` the index yields: a word that broad
-    needs refining anyway.
+
+def _typo_word(text: str) -> str:
+    """Return the word a typo-tolerant match may look for ("" for none).
+
+    Only a single word (the image's own name, its last path component) is
+    worth it: full text already matches several words, and a common word among
+    several makes the trigram match broad and slow.
     """
-    found: list[Repository] = []
+    words = text.lower().split()
+    if len(words) != 1:
+        return ""
+    word = words[0].strip("/").rsplit("/", 1)[-1]
+    return word if len(word) >= MIN_SUBSTRING else ""
+
+
+def _relevance_page(
+    base, text: str, need: int, typo: str = "", typo_limit: int = 0
+) -> list[Repository]:
+    """Return the first ``need`` matches in rank order, in one statement.
+
+    A ``UNION ALL`` of the match classes (exact, prefix, substring, full text),
+    each read from its own index with its own ``LIMIT`` and top-N sort, then
+    ordered by class and popularity; ordering the table itself would let
+    PostgreSQL walk the popularity index, which can mean reading all of it. A
+    class with more than ``TIER_CAP`` matches is ranked among the first
+    ``TIER_CAP`` the index yields: a word that broad needs refining anyway.
+    Given ``typo``, a last branch looks for at most ``typo_limit`` near
+    spellings of it, and runs only when no class matched (an uncorrelated
+    ``NOT EXISTS`` on the classes' result, which PostgreSQL checks once before
+    starting that branch).
+    """
+    branches, params = [], []
     for rank, condition in enumerate(_tiers(text)):
-        # Bound the work for very broad words: rank at most this many candidates
-        # of one class (enough for every page up to ``need``), in one scan.
         candidates = base.filter(condition).values("id", *_FIELDS)
-        sql, params = candidates[: max(TIER_CAP, need)].query.sql_with_params()
-        rows = Repository.objects.raw(
-            f"SELECT * FROM ({sql}) AS candidate ORDER BY is_official DESC, "
-            "COALESCE(pull_count, -1) DESC, COALESCE(star_count, -1) DESC, "
-            "name, id LIMIT %s",
-            (*params, need - len(found)),
+        sql, branch_params = candidates[: max(TIER_CAP, need)].query.sql_with_params()
+        branches.append(
+            f"(SELECT {rank} AS rank, 0.0::float8 AS similarity, c{rank}.* "
+            f"FROM ({sql}) AS c{rank} ORDER BY {_POPULAR_SQL} LIMIT %s)"
         )
-        for repository in rows:
-            repository.rank = rank
-            found.append(repository)
-        if len(found) >= need:
-            break
-    return found
+        params += [*branch_params, need]
+    statement = (
+        "WITH matched AS MATERIALIZED ("
+        f"SELECT * FROM ({' UNION ALL '.join(branches)}) AS classes "
+        f"ORDER BY rank, {_POPULAR_SQL} LIMIT %s)"
+        " SELECT * FROM matched"
+    )
+    params.append(need)
+    if typo:
+        # The candidates are capped before they are scored, so a common letter
+        # group costs a bounded number of rows, not a scan of its matches.
+        candidates = base.filter(_fuzzy(typo)).values("id", *_FIELDS)
+        sql, typo_params = candidates[:TIER_CAP].query.sql_with_params()
+        statement += (
+            " UNION ALL (SELECT 4 AS rank, word_similarity(%s, t.short_name) "
+            f"AS similarity, t.* FROM ({sql}) AS t "
+            "WHERE NOT EXISTS (SELECT 1 FROM matched) "
+            f"ORDER BY similarity DESC, {_POPULAR_SQL} LIMIT %s)"
+        )
+        params += [typo, *typo_params, typo_limit]
+    rows = Repository.objects.raw(
+        f"SELECT * FROM ({statement}) AS page "
+        f"ORDER BY rank, similarity DESC, {_POPULAR_SQL}",
+        params,
+    )
+    return list(rows)
 
 
 _FIELDS = (
     "source_id",
     "name",
+    "short_name",
     "description",
     "is_official",
     "star_count",
@@ -486,25 +532,6 @@ _FIELDS = (
     "default_tag",
     "last_modified",
 )
-
-
-# Typo-tolerant matching can be costly for common letter groups; it only runs
-# when nothing matched as written, and gets a time budget it may not exceed.
-FUZZY_BUDGET_MS = 20
-
-
-def _bounded(rows) -> list[Repository]:
-    """Evaluate ``rows`` within FUZZY_BUDGET_MS; an empty list if it takes longer."""
-    try:
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(f"SET LOCAL statement_timeout = {FUZZY_BUDGET_MS}")
-            return list(rows)
-    except OperationalError as exc:
-        if getattr(exc.__cause__, "sqlstate", "") != "57014":  # query_canceled
-            raise
-        log.info("Typo-tolerant search skipped: over %s ms.", FUZZY_BUDGET_MS)
-        return []
 
 
 def search_repositories(
@@ -517,9 +544,10 @@ def search_repositories(
 ) -> SearchResults:
     """Search the index (and live registries) as ``user`` may in ``project``.
 
-    A bounded number of queries whatever the page holds: entries, sources, the
-    page itself (on PostgreSQL one query per match class until the page is
-    full), and a typo-tolerant one when nothing matched as written. Totals are
+    The same number of queries whatever is asked and whatever the page holds:
+    entries, sources, then the page itself in one statement (on PostgreSQL with
+    every match class and, when nothing matched as written, near spellings of a
+    single word, see ``_relevance_page``). Totals are
     not counted (that would cost as much as the search): the results say how
     many there are at least, and whether a next page exists. ``builtin`` limits
     the search to the built-in registry (True) or to the others (False).
@@ -543,32 +571,17 @@ def search_repositories(
     if not scope.indexed_entries:
         page = []  # only live registries: nothing to read from the index
     elif query.text and query.sort == "relevance" and postgres:
-        page = _relevance_page(base, query.text, offset + size + 1)[offset:]
+        # Near spellings only on the first page, and only when nothing matched
+        # as written (decided inside the same statement).
+        typo = _typo_word(query.text) if query.page == 1 else ""
+        page = _relevance_page(
+            base, query.text, offset + size + 1, typo, typo_limit=size
+        )[offset:]
     else:
         rows = base.filter(_text_match(query.text, postgres)) if query.text else base
         page = list(_ordered(rows, query).only(*_FIELDS)[offset : offset + size + 1])
     results.has_next = len(page) > size
     page = page[:size]
-    word = query.text.lower().strip("/").rsplit("/", 1)[-1]
-    if (
-        postgres
-        and not page
-        and query.page == 1
-        and scope.indexed_entries
-        and query.sort == "relevance"
-        and len(word) >= MIN_SUBSTRING
-    ):
-        # Nothing matched as written: look for a near spelling of the image's
-        # own name (its last path component), which namespaces do not crowd.
-        fuzzy = (
-            base.filter(_fuzzy(word))
-            .annotate(similarity=_similarity(word))
-            .order_by("-similarity", *_POPULAR_FIRST, "name", "pk")
-            .only(*_FIELDS)
-        )
-        for repository in _bounded(fuzzy[:size]):
-            repository.rank = 4
-            page.append(repository)
     results.total = offset + len(page)
     results.total_capped = results.has_next
     for repository in page:
@@ -721,9 +734,28 @@ def _merge_live(results: SearchResults, scope: Scope, query: SearchQuery) -> Non
 # -- popular images ------------------------------------------------------------------
 
 
+# The suggestions are the same for everyone and rarely edited: kept in the cache
+# so that the empty query costs no more queries than any other search. Edits
+# forget them at once (and again on commit); the timeout bounds what another
+# process's local cache may still show.
+POPULAR_CACHE_KEY = "library:popular-images"
+POPULAR_CACHE_SECONDS = 60
+
+
 def popular_images() -> list[PopularImage]:
     """Return the suggestions shown with an empty query (shown to everyone)."""
-    return list(PopularImage.objects.filter(enabled=True))
+    images = cache.get(POPULAR_CACHE_KEY)
+    if not isinstance(images, list):
+        images = list(PopularImage.objects.filter(enabled=True))
+        cache.set(POPULAR_CACHE_KEY, images, POPULAR_CACHE_SECONDS)
+    return images
+
+
+@receiver(post_save, sender=PopularImage, dispatch_uid="library-popular-saved")
+@receiver(post_delete, sender=PopularImage, dispatch_uid="library-popular-deleted")
+def _forget_popular_images(sender, using=None, **kwargs) -> None:
+    cache.delete(POPULAR_CACHE_KEY)
+    transaction.on_commit(lambda: cache.delete(POPULAR_CACHE_KEY), using=using)
 
 
 def docker_hub_entry(scope: Scope) -> Registry | None:
