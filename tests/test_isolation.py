@@ -511,3 +511,115 @@ def test_every_url_neither_fails_nor_leaks(world, client_for, personas, make_use
     # No POST of an outsider changed team-b's entries.
     assert Registry.objects.filter(pk=world["private_b"].pk, enabled=True).exists()
     assert Registry.objects.filter(pk=world["shared_b"].pk, enabled=True).exists()
+
+
+# -- secrets, crawl details and built-in deletes -------------------------------------
+
+
+def test_secrets_are_never_shown_even_to_writers(
+    world, registry_a, client_for, personas
+):
+    """Passwords never come back; the webhook secret only to the entry's writers."""
+    alice = client_for(personas["project_admin"])
+    carol = client_for(personas["viewer"])
+    pages = [
+        f"/registries/{registry_a.pk}/edit/",
+        "/projects/team-a/registries/",
+        f"/library/registries/{registry_a.pk}/crawl/",
+        f"/api/v1/registries/{registry_a.pk}/",
+        "/api/v1/registries/?project=team-a",
+        f"/api/v1/registries/{registry_a.pk}/crawls/",
+    ]
+    for url in pages:
+        for who in (alice, carol):
+            response = who.get(url)
+            assert response.status_code in (200, 403), url
+            assert "team-a-s3cret-value" not in _text(response), url
+    crawl = f"/library/registries/{registry_a.pk}/crawl/"
+    assert registry_a.webhook_secret in _text(alice.get(crawl))
+    assert registry_a.webhook_secret not in _text(carol.get(crawl))
+    api = f"/api/v1/registries/{registry_a.pk}/crawls/"
+    assert registry_a.webhook_secret not in _text(carol.get(api))
+
+
+def test_crawl_of_a_shared_source_shows_no_names_outside_the_namespace(
+    world, client_for, personas
+):
+    """A crawl covers the whole source: its errors and progress stay unshown."""
+    from library.models import Crawl
+    from library.services import source_for_entry
+
+    source = source_for_entry(world["shared_a"])
+    Crawl.objects.create(
+        source=source,
+        status="failed",
+        error_message=f"team-b/{MARKER}: manifest unknown",
+        repositories_found=4,
+    )
+    active = Crawl.objects.create(
+        source=source, status="running", repositories_found=4, repositories_done=1
+    )
+    source.latest_crawl = active
+    source.save(update_fields=["latest_crawl"])
+    bob = _bob(client_for, personas)
+    for url in (
+        f"/library/registries/{world['shared_a'].pk}/crawl/",
+        f"/api/v1/registries/{world['shared_a'].pk}/crawls/",
+    ):
+        for headers in ({}, {"HX-Request": "true"}):
+            text = _text(bob.get(url, headers=headers))
+            assert MARKER not in text, url
+            assert "of 4 repositories" not in text, url
+    # Mallory's entry on the same address has no namespace: she sees the error.
+    mallory = client_for(personas["other_admin"])
+    page = mallory.get(f"/library/registries/{world['shared_b'].pk}/crawl/")
+    assert MARKER in _text(page)
+
+
+@pytest.mark.parametrize(
+    "repository",
+    [
+        f"team-b/{MARKER}-img",
+        f"team-a/../team-b/{MARKER}-img",
+        f"stray/{MARKER}",
+        "team-ab/x",
+        "team-a%2F..%2Fteam-b%2Fx",
+        "",
+    ],
+)
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/builtin-registry/repositories/delete-tag/",
+        "/builtin-registry/repositories/delete/",
+    ],
+)
+def test_builtin_deletes_stay_in_the_admins_project(
+    world, client_for, personas, url, repository
+):
+    """Team-a's admin deletes nothing of team-b's, nor outside every project."""
+    alice = client_for(personas["project_admin"])
+    params = {"repository": repository, "tag": "latest"}
+    for method in ("get", "post"):
+        response = getattr(alice, method)(url, params)
+        assert response.status_code in (403, 404), (method, response.status_code)
+        assert MARKER not in _text(response)
+
+
+def test_fragments_follow_the_same_scope(world, client_for, personas):
+    """HTMX fragments of the Library, crawl and built-in pages, as bob."""
+    bob = _bob(client_for, personas)
+    hx = {"HX-Request": "true"}
+    for url in (
+        "/library/?q=zzmarker",
+        "/library/?namespace=team-b",
+        "/library/?registry={}".format(world["private_b"].pk),
+        "/builtin-registry/repositories/?q=zzmarker",
+        "/library/r/{}/team-a/app/?page=2".format(world["shared_a"].pk),
+        "/library/registries/{}/crawl/".format(world["builtin"].pk),
+    ):
+        response = bob.get(url, headers=hx)
+        assert response.status_code == 200, url
+        assert MARKER not in _text(response), url
+    hidden = bob.get(f"/library/r/{world['shared_b'].pk}/team-b/{MARKER}/", headers=hx)
+    assert hidden.status_code == 404

@@ -130,12 +130,19 @@ class CrawlSerializer(serializers.Serializer):
     finished_at = serializers.DateTimeField(allow_null=True)
     duration_seconds = serializers.SerializerMethodField()
     error_code = serializers.CharField()
-    error_message = serializers.CharField()
+    error_message = serializers.SerializerMethodField(
+        help_text="Empty unless the whole source is yours: it may name any repository."
+    )
     counters = serializers.SerializerMethodField()
 
     def get_duration_seconds(self, crawl) -> float | None:
         duration = crawl.duration
         return round(duration.total_seconds(), 3) if duration is not None else None
+
+    def get_error_message(self, crawl) -> str:
+        if not self.context.get("show_errors", self.context.get("show_counters")):
+            return ""
+        return crawl.error_message
 
     @extend_schema_field(CrawlCountersSerializer(allow_null=True))
     def get_counters(self, crawl):
@@ -204,7 +211,12 @@ class RegistrySerializer(serializers.Serializer):
         if crawl is None:
             return None
         # A crawl counts its whole source: not for namespaced or built-in entries.
-        context = {"show_counters": not registry.namespace and not registry.is_builtin}
+        whole = not registry.namespace and not registry.is_builtin
+        context = {
+            "show_counters": whole,
+            # Error messages may name any repository of the source.
+            "show_errors": whole or self._writable(registry),
+        }
         return CrawlSerializer(crawl, context=context).data
 
     @extend_schema_field(

@@ -394,8 +394,13 @@ def _crawl_overview_data(request, registry, project=None):
     overview = library_selectors.crawl_overview(
         registry, user=request.user, project=project
     )
-    context = {"show_counters": overview.show_counters}
-    if registry_selectors.can_write_registry(request.user, registry):
+    writable = registry_selectors.can_write_registry(request.user, registry)
+    context = {
+        "show_counters": overview.show_counters,
+        # Error messages may name any repository of the source.
+        "show_errors": overview.show_counters or writable,
+    }
+    if writable:
         context["webhook_url"] = request.build_absolute_uri(
             reverse("library_webhook", args=[registry.pk])
         )
