@@ -486,7 +486,11 @@ def _fill(path: str, world: dict, membership_b: int) -> list[str]:
 
 
 def test_every_url_neither_fails_nor_leaks(world, client_for, personas, make_user):
-    """GET and POST every route as bob, as a user of no project, and anonymously."""
+    """Every route, every method, as bob, a user of no project and anonymously.
+
+    GET also as an HTMX fragment; the API also with DELETE and PATCH. Logging
+    out is left out (it would end the persona's session mid-walk).
+    """
     from portal.models import Membership
     from registries.models import Registry
 
@@ -498,19 +502,38 @@ def test_every_url_neither_fails_nor_leaks(world, client_for, personas, make_use
         "nobody": client_for(make_user("nobody")),
         "anonymous": client_for(None),
     }
+    hx = {"HX-Request": "true"}
     for who, c in clients.items():
         for url in urls:
             path = "/" + url
-            for method in ("get", "post"):
-                response = getattr(c, method)(path)
+            calls = [("get", {}), ("get", hx), ("post", {})]
+            if url.startswith("api/"):
+                calls += [("delete", {}), ("patch", {})]
+            for method, headers in calls:
+                if url.endswith("logout/") and method == "post":
+                    continue
+                response = getattr(c, method)(path, headers=headers)
                 assert response.status_code < 500, (who, method, path)
                 text = _text(response)
                 assert MARKER not in text, (who, method, path)
                 for secret in world["secrets"]:
                     assert secret not in text, (who, method, path)
-    # No POST of an outsider changed team-b's entries.
+        if who != "anonymous":
+            assert "_auth_user_id" in c.session, f"{who} was logged out mid-walk"
+    # Nothing an outsider sent changed team-b's entries.
     assert Registry.objects.filter(pk=world["private_b"].pk, enabled=True).exists()
     assert Registry.objects.filter(pk=world["shared_b"].pk, enabled=True).exists()
+
+
+def test_every_url_answers_a_portal_admin_without_a_500(world, client_for, personas):
+    """The portal admin sees everything; every GET still answers without a 500."""
+    from portal.models import Membership
+
+    membership_b = Membership.objects.get(user=personas["other_admin"]).pk
+    root = client_for(personas["portal_admin"])
+    for url in sorted({u for p in _paths() for u in _fill(p, world, membership_b)}):
+        response = root.get("/" + url)
+        assert response.status_code < 500, url
 
 
 # -- secrets, crawl details and built-in deletes -------------------------------------
@@ -623,3 +646,83 @@ def test_fragments_follow_the_same_scope(world, client_for, personas):
         assert MARKER not in _text(response), url
     hidden = bob.get(f"/library/r/{world['shared_b'].pk}/team-b/{MARKER}/", headers=hx)
     assert hidden.status_code == 404
+
+
+# -- cross-project ids in the URL ----------------------------------------------------
+
+
+def test_ids_of_another_project_under_ones_own_slug(world, client_for, personas):
+    """Team-a's admin names team-b's robot, member or tokens under team-a: 404."""
+    from portal.models import Membership
+    from registries.builtin.models import PersonalAccessToken, RobotAccount
+
+    alice = client_for(personas["project_admin"])
+    robot = world["robot"]
+    membership_b = Membership.objects.get(user=personas["other_admin"])
+    attempts = [
+        f"/projects/team-a/robots/{robot.pk}/revoke/",
+        f"/projects/team-a/members/{membership_b.pk}/role/",
+        f"/projects/team-a/members/{membership_b.pk}/remove/",
+        f"/account/registry-tokens/{world['token'].pk}/revoke/",
+        f"/account/api-tokens/{world['api_token'].pk}/revoke/",
+        f"/registries/{world['private_b'].pk}/toggle/",
+        f"/registries/{world['private_b'].pk}/delete/",
+        f"/library/registries/{world['shared_b'].pk}/crawl/start/",
+    ]
+    for url in attempts:
+        response = alice.post(url, {"role": "viewer"})
+        assert response.status_code == 404, (url, response.status_code)
+        assert MARKER not in _text(response)
+    assert RobotAccount.objects.get(pk=robot.pk).revoked_at is None
+    assert PersonalAccessToken.objects.get(pk=world["token"].pk).revoked_at is None
+    membership_b.refresh_from_db()
+    assert membership_b.role == "admin"
+    api = alice.delete(f"/api/v1/projects/team-a/members/{personas['other_admin']}/")
+    assert api.status_code == 404
+    patch = alice.patch(
+        f"/api/v1/registries/{world['private_b'].pk}/",
+        {"name": "taken"},
+        content_type="application/json",
+    )
+    assert patch.status_code == 404
+
+
+def test_switching_to_a_project_one_is_not_in_changes_nothing(
+    world, client_for, personas
+):
+    """The current project is only ever one of the user's own."""
+    bob = _bob(client_for, personas)
+    bob.post("/projects/switch/", {"project": "team-b"})
+    session = bob.session
+    session["portolan_project"] = "team-b"
+    session.save()
+    page = bob.get("/library/?q=zzmarker")
+    assert page.status_code == 200
+    assert MARKER not in _text(page)
+    assert "team-a/app" in _text(bob.get("/library/?q=app"))
+
+
+def test_registry_tokens_grant_nothing_in_another_project(world, client, personas):
+    """The token service grants bob no pull on team-b's built-in images."""
+    import base64
+
+    import jwt
+
+    from tests.conftest import PASSWORD
+
+    basic = base64.b64encode(f"bob:{PASSWORD}".encode()).decode()
+    response = client.get(
+        "/auth/token",
+        {
+            "scope": [
+                f"repository:team-b/{MARKER}-img:pull",
+                "repository:team-a/tool:pull",
+                f"repository:stray/{MARKER}:pull",
+            ]
+        },
+        headers={"Authorization": f"Basic {basic}"},
+    )
+    assert response.status_code == 200, response.content
+    claims = jwt.decode(response.json()["token"], options={"verify_signature": False})
+    granted = {a["name"]: a["actions"] for a in claims["access"] if a["actions"]}
+    assert granted == {"team-a/tool": ["pull"]}
