@@ -256,6 +256,15 @@ def _most_specific_first(entries: Iterable[Registry]) -> list[Registry]:
     )
 
 
+def _namespace_for(registry: Registry, project: Project) -> str:
+    """Return the namespace ``project`` may use on an entry.
+
+    The built-in registry is global, but its namespaces are projects: a project
+    deploys only its own images from it, as its robots pull only those.
+    """
+    return project.slug if registry.is_builtin else registry.namespace
+
+
 def check_access(
     *,
     user,
@@ -273,9 +282,13 @@ def check_access(
             % {"project": project.slug, "host": reference.domain},
             reference=reference,
         )
-    inside = [r for r in listed if in_namespace(reference.repository, r.namespace)]
+    inside = [
+        r
+        for r in listed
+        if in_namespace(reference.repository, _namespace_for(r, project))
+    ]
     if not inside:
-        namespaces = sorted({r.namespace for r in listed})
+        namespaces = sorted({_namespace_for(r, project) for r in listed})
         return AccessDecision(
             allowed=False,
             code=Code.OUTSIDE_NAMESPACE,

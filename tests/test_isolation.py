@@ -24,6 +24,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from tests.builtin.conftest import builtin_data_dir, builtin_settings  # noqa: F401
+from tests.library.conftest import crawl_entry, seeded_registry  # noqa: F401
 
 MARKER = "zzmarkerzz"
 SHARED = "https://shared.example.com"
@@ -376,6 +377,9 @@ def test_webhook_refuses_another_entrys_secret(world, client):
         ("team-a", f"b-only.example.com/b-private/{MARKER}", False),
         ("team-a", f"disabled-a.example.com/dis/{MARKER}", False),
         ("team-a", "nginx:latest", False),
+        ("team-a", "127.0.0.1:5999/team-a/tool", True),
+        ("team-a", f"127.0.0.1:5999/team-b/{MARKER}-img", False),
+        ("team-a", f"127.0.0.1:5999/stray/{MARKER}", False),
     ],
 )
 def test_deploy_guard_follows_the_same_scope(
@@ -726,3 +730,93 @@ def test_registry_tokens_grant_nothing_in_another_project(world, client, persona
     claims = jwt.decode(response.json()["token"], options={"verify_signature": False})
     granted = {a["name"]: a["actions"] for a in claims["access"] if a["actions"]}
     assert granted == {"team-a/tool": ["pull"]}
+
+
+# -- the same promise against a real, crawled registry ----------------------------
+
+
+def test_shared_source_crawled_from_a_real_registry(
+    seeded_registry,  # noqa: F811
+    client_for,
+    personas,
+    project_b,
+):
+    """Crawl the real docker-registry once; two entries read it differently.
+
+    The global entry has namespace team-a, team-b's entry on the same address
+    has none: one index, two views of it.
+    """
+    from registries.models import Registry
+    from registries.services import registry_create
+
+    Registry.objects.filter(is_default=True).update(enabled=False)  # no network
+    server = seeded_registry.server
+    common = {"address": server.url, "allow_plain_http": True}
+    shared_a = registry_create(
+        acting_user=personas["portal_admin"], name="A", namespace="team-a", **common
+    )
+    shared_b = registry_create(
+        acting_user=personas["other_admin"],
+        project=project_b,
+        name="B",
+        namespace="",
+        **common,
+    )
+    assert crawl_entry(shared_a).status == "succeeded"
+
+    bob = _bob(client_for, personas)
+    found = bob.get("/api/v1/search/?project=team-a&sort=name").json()["results"]
+    assert {hit["name"] for hit in found} == {
+        "team-a/api",
+        "team-a/sub/worker",
+        "team-a/webshop",
+    }
+    page = _text(bob.get("/library/?q=ledger"))
+    assert "team-b/ledger" not in page
+    assert "team-ab/decoy" not in _text(bob.get("/library/?q=decoy"))
+    for name in ("team-ab/decoy", "team-b/ledger", "team-a/../team-b/ledger"):
+        assert bob.get(f"/library/r/{shared_a.pk}/{name}/").status_code == 404
+        assert bob.get(f"/library/r/{shared_b.pk}/{name}/").status_code == 404
+    detail = bob.get(f"/library/r/{shared_a.pk}/team-a/webshop/")
+    assert seeded_registry.digests["team-a/webshop:1.0"] in _text(detail)
+
+    def check(image: str) -> dict:
+        response = bob.post(
+            "/api/v1/access-check/",
+            {"project": "team-a", "image": image},
+            content_type="application/json",
+        )
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    allowed = check(f"{server.host_port}/team-a/webshop:1.0")
+    assert allowed["allowed"] is True
+    assert allowed["digest"] == seeded_registry.digests["team-a/webshop:1.0"]
+    assert check(f"{server.host_port}/team-b/ledger")["allowed"] is False
+    assert check(f"{server.host_port}/team-ab/decoy")["allowed"] is False
+
+    mallory = client_for(personas["other_admin"])
+    hers = mallory.get("/api/v1/search/?project=team-b&q=ledger").json()["results"]
+    assert [hit["name"] for hit in hers] == ["team-b/ledger"]
+
+
+def test_deploy_guard_keeps_each_project_to_its_own_builtin_images(
+    world, client_for, personas
+):
+    """Refused before any registry is asked (it would answer: the portal reads all)."""
+    for who, image in (
+        ("member", f"127.0.0.1:5999/team-b/{MARKER}-img:latest"),
+        ("portal_admin", f"127.0.0.1:5999/team-b/{MARKER}-img:latest"),
+        ("member", f"127.0.0.1:5999/team-a/../team-b/{MARKER}-img"),
+    ):
+        response = client_for(personas[who]).post(
+            "/api/v1/access-check/",
+            {"project": "team-a", "image": image, "require_exists": True},
+            content_type="application/json",
+        )
+        if response.status_code == 400:  # the reference itself is refused
+            continue
+        assert response.status_code == 200, response.content
+        answer = response.json()
+        assert answer["allowed"] is False
+        assert answer["code"] == "outside_namespace", answer
