@@ -476,7 +476,7 @@ def _fill(path: str, world: dict, membership_b: int) -> list[str]:
     path = path.replace("<username:username>", "mallory")
     path = path.replace("<int:member_id>", str(membership_b))
     path = path.replace("<path:content_type_id>", "1")
-    path = re.sub(r"<(path:)?(object_)?id>", "1", path)
+    path = re.sub(r"<(path:)?(object_)?id>", str(world["private_b"].pk), path)
     ids = [
         world[k].pk for k in ("private_b", "shared_b", "robot", "token", "api_token")
     ]
@@ -538,6 +538,10 @@ def test_every_url_answers_a_portal_admin_without_a_500(world, client_for, perso
     for url in sorted({u for p in _paths() for u in _fill(p, world, membership_b)}):
         response = root.get("/" + url)
         assert response.status_code < 500, url
+        # Writers see webhook secrets; passwords and token secrets nobody sees.
+        text = _text(response)
+        for secret in world["secrets"][:4]:
+            assert secret not in text, url
 
 
 # -- secrets, crawl details and built-in deletes -------------------------------------
@@ -820,3 +824,47 @@ def test_deploy_guard_keeps_each_project_to_its_own_builtin_images(
         answer = response.json()
         assert answer["allowed"] is False
         assert answer["code"] == "outside_namespace", answer
+
+
+BAD_PARAMS = [
+    {"page": "0"},
+    {"page": "-1"},
+    {"page": "99999999999999999999"},
+    {"page": "abc"},
+    {"registry": "abc"},
+    {"registry": "99999999999999999999"},
+    {"registry": "-1"},
+    {"sort": "evil"},
+    {"q": "\x00"},
+    {"q": "a" * 5000},
+    {"q": "%_\\'\""},
+    {"digest": "zz"},
+    {"platform": "not a platform"},
+    {"namespace": "../"},
+    {"namespace": "team-a/../team-b"},
+    {"label": "="},
+    {"label": "\x00=\x00"},
+    {"tag": "../../etc"},
+    {"page_size": "100000"},
+    {"project": "../team-b"},
+    {"project": "\x00"},
+]
+
+
+@pytest.mark.parametrize("params", BAD_PARAMS, ids=[repr(p)[:40] for p in BAD_PARAMS])
+def test_bad_query_strings_get_a_message_not_a_500(world, client_for, personas, params):
+    """Pages answer 200 with the form's message; the API a 4xx or 200."""
+    bob = _bob(client_for, personas)
+    for url in ("/library/", "/builtin-registry/repositories/"):
+        response = bob.get(url, params)
+        assert response.status_code == 200, (url, response.status_code)
+        assert MARKER not in _text(response)
+    api = bob.get("/api/v1/search/", {"project": "team-a", **params})
+    assert api.status_code in (200, 400, 404), api.status_code
+    assert MARKER not in _text(api)
+    detail = bob.get(
+        f"/api/v1/registries/{world['shared_a'].pk}/repositories/team-a/app/",
+        {"project": "team-a", **params},
+    )
+    assert detail.status_code in (200, 400, 404), detail.status_code
+    assert MARKER not in _text(detail)
