@@ -581,7 +581,7 @@ def test_crawl_of_a_shared_source_shows_no_names_outside_the_namespace(
     from library.services import source_for_entry
 
     source = source_for_entry(world["shared_a"])
-    Crawl.objects.create(
+    failed = Crawl.objects.create(
         source=source,
         status="failed",
         error_message=f"team-b/{MARKER}: manifest unknown",
@@ -604,7 +604,16 @@ def test_crawl_of_a_shared_source_shows_no_names_outside_the_namespace(
     # Mallory's entry on the same address has no namespace: she sees the error.
     mallory = client_for(personas["other_admin"])
     page = mallory.get(f"/library/registries/{world['shared_b'].pk}/crawl/")
-    assert MARKER in _text(page)
+    assert f"team-b/{MARKER}: manifest unknown" in _text(page)
+    # The registry list carries the latest crawl: its error, too, stays hers.
+    source.latest_crawl = failed
+    source.save(update_fields=["latest_crawl"])
+    listed = bob.get("/api/v1/registries/?project=team-a")
+    assert listed.status_code == 200
+    assert MARKER not in _text(listed)
+    assert MARKER not in _text(bob.get(f"/api/v1/registries/{world['shared_a'].pk}/"))
+    theirs = mallory.get("/api/v1/registries/?project=team-b")
+    assert f"team-b/{MARKER}: manifest unknown" in _text(theirs)
 
 
 @pytest.mark.parametrize(
