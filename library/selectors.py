@@ -473,47 +473,53 @@ def _relevance_page(
 ) -> list[Repository]:
     """Return the first ``need`` matches in rank order, in one statement.
 
-    A ``UNION ALL`` of the match classes (exact, prefix, substring, full text),
-    each read from its own index with its own ``LIMIT`` and top-N sort, then
-    ordered by class and popularity; ordering the table itself would let
-    PostgreSQL walk the popularity index, which can mean reading all of it. A
-    class with more than ``TIER_CAP`` matches is ranked among the first
-    ``TIER_CAP`` the index yields: a word that broad needs refining anyway.
-    Given ``typo``, a last branch looks for at most ``typo_limit`` near
-    spellings of it, and runs only when no class matched (an uncorrelated
-    ``NOT EXISTS`` on the classes' result, which PostgreSQL checks once before
-    starting that branch).
+    One common table expression per match class (exact, prefix, substring,
+    full text), each read from its own index, capped, then top-N sorted by
+    popularity; ordering the table itself would let PostgreSQL walk the
+    popularity index, which can mean reading all of it. A class runs only
+    while the classes before it have not filled the page: its condition on
+    their counts is uncorrelated, so PostgreSQL checks it once and skips the
+    scan. A class with more than ``TIER_CAP`` matches is ranked among the first
+    ``TIER_CAP`` its index yields: a word that broad needs refining anyway.
+    Given ``typo``, a last expression looks for at most ``typo_limit`` near
+    spellings of it, and runs only when no class matched.
     """
-    branches, params = [], []
+    ctes, params, names = [], [], []
     for rank, condition in enumerate(_tiers(text)):
-        candidates = base.filter(condition).values("id", *_FIELDS)
-        sql, branch_params = candidates[: max(TIER_CAP, need)].query.sql_with_params()
-        branches.append(
-            f"(SELECT {rank} AS rank, 0.0::float8 AS similarity, c{rank}.* "
-            f"FROM ({sql}) AS c{rank} ORDER BY {_POPULAR_SQL} LIMIT %s)"
+        # No order inside the cap (the model's default would walk the name
+        # index): the cap only bounds how many candidates are ranked.
+        candidates = base.filter(condition).values("id", *_FIELDS).order_by()
+        sql, candidate_params = candidates[
+            : max(TIER_CAP, need)
+        ].query.sql_with_params()
+        gate = ""
+        if names:
+            found = " + ".join(f"(SELECT count(*) FROM {n})" for n in names)
+            gate = f"WHERE {found} < %s "
+        ctes.append(
+            f"c{rank} AS MATERIALIZED (SELECT {rank} AS rank, "
+            f"0.0::float8 AS similarity, m.* FROM ({sql}) AS m {gate}"
+            f"ORDER BY {_POPULAR_SQL} LIMIT %s)"
         )
-        params += [*branch_params, need]
-    statement = (
-        "WITH matched AS MATERIALIZED ("
-        f"SELECT * FROM ({' UNION ALL '.join(branches)}) AS classes "
-        f"ORDER BY rank, {_POPULAR_SQL} LIMIT %s)"
-        " SELECT * FROM matched"
-    )
-    params.append(need)
+        params += [*candidate_params, *([need] if names else []), need]
+        names.append(f"c{rank}")
     if typo:
-        # The candidates are capped before they are scored, so a common letter
-        # group costs a bounded number of rows, not a scan of its matches.
-        candidates = base.filter(_fuzzy(typo)).values("id", *_FIELDS)
-        sql, typo_params = candidates[:TIER_CAP].query.sql_with_params()
-        statement += (
-            " UNION ALL (SELECT 4 AS rank, word_similarity(%s, t.short_name) "
-            f"AS similarity, t.* FROM ({sql}) AS t "
-            "WHERE NOT EXISTS (SELECT 1 FROM matched) "
+        # Capped before scoring: a common letter group costs a bounded number
+        # of rows, not a sort of all its matches.
+        candidates = base.filter(_fuzzy(typo)).values("id", *_FIELDS).order_by()
+        sql, candidate_params = candidates[:TIER_CAP].query.sql_with_params()
+        nothing = " AND ".join(f"NOT EXISTS (SELECT 1 FROM {n})" for n in names)
+        ctes.append(
+            "typo AS MATERIALIZED (SELECT 4 AS rank, "
+            "word_similarity(%s, m.short_name) AS similarity, m.* "
+            f"FROM ({sql}) AS m WHERE {nothing} "
             f"ORDER BY similarity DESC, {_POPULAR_SQL} LIMIT %s)"
         )
-        params += [typo, *typo_params, typo_limit]
+        params += [typo, *candidate_params, typo_limit]
+        names.append("typo")
+    union = " UNION ALL ".join(f"SELECT * FROM {n}" for n in names)
     rows = Repository.objects.raw(
-        f"SELECT * FROM ({statement}) AS page "
+        f"WITH {', '.join(ctes)} SELECT * FROM ({union}) AS page "
         f"ORDER BY rank, similarity DESC, {_POPULAR_SQL}",
         params,
     )
