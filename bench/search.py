@@ -451,20 +451,6 @@ def _queries(mix, registries) -> list[tuple[str, dict, object]]:
     return parsed
 
 
-class _Skipped(logging.Filter):
-    """Count (and keep off the console) the selector's "typo tier skipped" notes."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.count = 0
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if str(record.msg).startswith("Typo-tolerant search skipped"):
-            self.count += 1
-            return False
-        return True
-
-
 def measure(report: Report, member, project, entries, generator) -> None:
     from django.db import connection
     from django.test import Client
@@ -474,8 +460,6 @@ def measure(report: Report, member, project, entries, generator) -> None:
     from registries.selectors import registries_available
 
     rounds = env_int("BENCH_SEARCH_ROUNDS", 3)
-    skipped = _Skipped()
-    logging.getLogger("library.selectors").addFilter(skipped)
     # The embedded scheduler's "task succeeded" lines are not figures.
     logging.getLogger("celery").setLevel(logging.WARNING)
     registries = list(registries_available(member, project))
@@ -510,14 +494,6 @@ def measure(report: Report, member, project, entries, generator) -> None:
         ok=p95 <= TARGET_SEARCH_P95_MS,
         note=f"{len(timings)} searches, max {max(timings):.1f} ms",
     )
-    if skipped.count:
-        report.add(
-            "search_typo_skipped",
-            "searches whose typo tier ran out of time",
-            skipped.count,
-            note=f"of {len(timings) + len(queries)} (the selector's own budget)",
-        )
-    skipped.count = 0
     print("    by kind (p50 / max, ms):")
     for kind, values in sorted(by_kind.items(), key=lambda kv: -max(kv[1])):
         print(f"      {kind:<16} {statistics.median(values):8.1f} {max(values):8.1f}")
@@ -596,13 +572,6 @@ def measure(report: Report, member, project, entries, generator) -> None:
             for shape, values in sorted(counts.items())
         ),
     )
-    if skipped.count:
-        report.add(
-            "page_typo_skipped",
-            "pages whose typo tier ran out of time",
-            skipped.count,
-            note=f"of {len(page_times) + len(fragment_times) + 2 * len(queries)}",
-        )
     report.sizes["page_queries_by_shape"] = {k: sorted(v) for k, v in counts.items()}
     _explain_slowest(slowest)
 
