@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -12,18 +10,13 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from portal.keys import hash_secret, mint_secret
 from portal.models import ApiToken
 from portal.services import audit_record
 
 KEY_PREFIX = "ptl_"
-# How many leading characters of a key are kept in clear to recognise it.
-SHOWN_CHARS = 12
 # Writing last_used_at on every request would turn each read into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-
-
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -39,12 +32,13 @@ def api_token_create(
     *, acting_user, user, name: str, expires_at: datetime | None = None
 ) -> NewToken:
     """Create a token for ``user`` and return it with its one-time key."""
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    minted = mint_secret(KEY_PREFIX)
+    key = minted.secret
     token = ApiToken(
         user=user,
         name=name.strip(),
-        prefix=key[:SHOWN_CHARS],
-        key_hash=hash_key(key),
+        prefix=minted.shown,
+        key_hash=minted.hash,
         expires_at=expires_at,
     )
     token.full_clean()
@@ -95,7 +89,9 @@ def api_token_for_key(key: str) -> ApiToken | None:
     if not key.startswith(KEY_PREFIX) or len(key) > 200:
         return None
     token = (
-        ApiToken.objects.select_related("user").filter(key_hash=hash_key(key)).first()
+        ApiToken.objects.select_related("user")
+        .filter(key_hash=hash_secret(key))
+        .first()
     )
     if token is None:
         return None

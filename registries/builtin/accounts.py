@@ -17,6 +17,7 @@ from django.contrib.auth import authenticate
 from django.core.cache import cache
 from django.utils import timezone
 
+from portal.keys import hash_secret
 from portal.models import Membership, Project
 from portal.selectors import is_portal_admin
 from registries.builtin.models import (
@@ -40,10 +41,6 @@ class Account:
 
 
 ANONYMOUS = Account(subject="", kind="anonymous")
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def grants_for_user(user, *, ceiling: frozenset[str] | None = None) -> Grants:
@@ -82,7 +79,7 @@ def _robot(username: str, secret: str) -> Account | None:
     robot = (
         RobotAccount.objects.active()
         .select_related("project")
-        .filter(token_hash=hash_token(secret))
+        .filter(token_hash=hash_secret(secret))
         .first()
     )
     if robot is None or robot.username != username:
@@ -96,7 +93,7 @@ def _personal_token(username: str, secret: str) -> Account | None:
     token = (
         PersonalAccessToken.objects.active()
         .select_related("user")
-        .filter(token_hash=hash_token(secret), user__username=username)
+        .filter(token_hash=hash_secret(secret), user__username=username)
         .first()
     )
     if token is None or not token.user.is_active:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -16,11 +15,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from portal.keys import hash_secret, mint_secret
 from portal.models import Project
 from portal.services import audit_record, diff
 from registries.addresses import normalize_address
 from registries.builtin import keys, tokens
-from registries.builtin.accounts import grants_for_user, hash_token
+from registries.builtin.accounts import grants_for_user
 from registries.builtin.models import (
     SYSTEM_ROBOT_NAME,
     PersonalAccessToken,
@@ -36,7 +36,6 @@ logger = logging.getLogger("portolan.builtin")
 ROBOT_TOKEN_PREFIX = "plr_"
 PERSONAL_TOKEN_PREFIX = "plp_"
 # How many leading characters of a token are kept in clear to recognise it.
-SHOWN_CHARS = 12
 BUILTIN_NAME = "Built-in registry"
 
 
@@ -49,8 +48,8 @@ class NewSecret:
 
 
 def _new_secret(prefix: str) -> tuple[str, str, str]:
-    secret = prefix + secrets.token_urlsafe(32)
-    return secret, hash_token(secret), secret[:SHOWN_CHARS]
+    minted = mint_secret(prefix)
+    return minted.secret, minted.hash, minted.shown
 
 
 # -- robot accounts -------------------------------------------------------------------
@@ -213,7 +212,9 @@ def _crawler_credentials(registry: Registry | None) -> tuple[RobotAccount, str, 
             stored = registry.password
         except ValueError:  # encrypted with a key no longer configured
             stored = ""
-        robot = active.filter(token_hash=hash_token(stored)).first() if stored else None
+        robot = (
+            active.filter(token_hash=hash_secret(stored)).first() if stored else None
+        )
         if robot is not None:
             return robot, stored, True
     for robot in active:

@@ -24,7 +24,8 @@ def _me(key: str):
 
 
 def test_only_a_hash_and_a_prefix_are_stored(personas):
-    from portal.api.tokens import api_token_create, hash_key
+    from portal.api.tokens import api_token_create
+    from portal.keys import hash_secret
     from portal.models import ApiToken, AuditEntry
 
     created = api_token_create(
@@ -33,7 +34,7 @@ def test_only_a_hash_and_a_prefix_are_stored(personas):
     assert KEY.fullmatch(created.key)
     row = ApiToken.objects.values().get(pk=created.token.pk)
     assert created.key not in str(row)
-    assert row["key_hash"] == hash_key(created.key) != created.key
+    assert row["key_hash"] == hash_secret(created.key) != created.key
     assert row["prefix"] == created.key[:12]
     audit = AuditEntry.objects.get(action="api_token.create")
     assert created.key not in str(audit.changes) + audit.object_repr

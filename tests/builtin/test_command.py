@@ -14,9 +14,9 @@ import requests
 from cryptography import x509
 from django.core.management import CommandError, call_command
 
+from portal.keys import hash_secret
 from portal.models import AuditEntry
 from registries.builtin import config, keys
-from registries.builtin.accounts import hash_token
 from registries.builtin.models import SYSTEM_ROBOT_NAME, RobotAccount
 from registries.models import Registry
 from tests.support.registry import free_port, registry_binary
@@ -44,7 +44,7 @@ def test_config_creates_the_builtin_entry_and_writes_the_config(builtin_settings
     assert registry.namespace == ""
     assert registry.username == f"robot${SYSTEM_ROBOT_NAME}"
     robot = RobotAccount.objects.active().get(project__isnull=True)
-    assert robot.token_hash == hash_token(registry.password)
+    assert robot.token_hash == hash_secret(registry.password)
     assert registry.ca_pem == keys.portal_ca().certificate_pem
 
     written = _written()
@@ -84,7 +84,7 @@ def test_lost_crawler_token_is_replaced(builtin_settings):
     old.refresh_from_db()
     assert old.revoked_at is not None
     new = RobotAccount.objects.active().get(project__isnull=True)
-    assert new.token_hash == hash_token(Registry.objects.get(pk=registry.pk).password)
+    assert new.token_hash == hash_secret(Registry.objects.get(pk=registry.pk).password)
 
 
 def test_public_address_listens_everywhere_with_its_name(builtin_settings):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from portal.keys import hash_secret
 from portal.models import AuditEntry
-from registries.builtin.accounts import hash_token
 from registries.builtin.models import PersonalAccessToken, RobotAccount
 
 ROBOTS = "/projects/team-a/robots/"
@@ -31,7 +31,7 @@ def test_project_admin_creates_a_robot_and_sees_the_token_once(pages):
     assert secret in response.content.decode()
     assert "robot$team-a+ci" in response.content.decode()
     # Only a hash is stored, and the list never shows the token again.
-    assert robot.token_hash == hash_token(secret)
+    assert robot.token_hash == hash_secret(secret)
     assert secret not in str(RobotAccount.objects.filter(pk=robot.pk).values().get())
     listing = pages["project_admin"].get(ROBOTS)
     assert "robot$team-a+ci" in listing.content.decode()
