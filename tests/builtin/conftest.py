@@ -30,6 +30,7 @@ from django.core.management import call_command
 from django.test import override_settings
 
 from tests.support.registry import free_port, registry_binary
+from tests.support.settle import wait_for_database_sessions_to_settle
 
 MISSING_REGISTRY = (
     "docker-registry (the distribution registry, Debian package "
@@ -216,6 +217,8 @@ def notifying_builtin(settings, builtin_data_dir, live_server, tmp_path):
     assert _wait_ready(server), server.log_tail()
     yield server
     stop_builtin(server)
+    # The registry may have posted to the live server until it stopped.
+    wait_for_database_sessions_to_settle()
 
 
 @pytest.fixture

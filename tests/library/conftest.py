@@ -19,6 +19,7 @@ import requests
 
 from tests.support.images import ImagePusher
 from tests.support.registry import RegistryServer, registry_binary
+from tests.support.settle import wait_for_database_sessions_to_settle
 
 MISSING_REGISTRY = (
     "docker-registry (the distribution registry, Debian package "
@@ -98,7 +99,7 @@ def seeded_registry(tmp_path_factory) -> Seeded:
 
 
 @pytest.fixture
-def fresh_registry(tmp_path):
+def fresh_registry(tmp_path, request):
     """Start an empty plain-HTTP registry for one test (extra config allowed)."""
     require_registry()
     started: list[RegistryServer] = []
@@ -113,6 +114,9 @@ def fresh_registry(tmp_path):
     yield start
     for server in started:
         server.stop()
+    if started and "live_server" in request.fixturenames:
+        # A registry may have posted to the live server until it stopped.
+        wait_for_database_sessions_to_settle()
 
 
 @pytest.fixture(autouse=True)
