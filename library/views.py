@@ -17,6 +17,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from library import selectors, services
 from library.forms import COMMON_PLATFORMS, SearchForm
+from portal.htmx import page_or_fragment, wants_fragment
 from portal.selectors import is_portal_admin
 from registries.models import Registry
 from registries.selectors import (
@@ -24,10 +25,6 @@ from registries.selectors import (
     registry_for_read,
     registry_for_write,
 )
-
-
-def _fragment(request) -> bool:
-    return bool(request.htmx and not request.htmx.boosted)
 
 
 def _project(request):
@@ -60,9 +57,7 @@ def _search_page(request, *, tab: str, builtin: bool | None):
         if results is not None and results.scope
         else None
     )
-    template = "library/repositories.html"
-    if _fragment(request):
-        template += "#results"
+    template = page_or_fragment(request, "library/repositories.html", "results")
     return render(
         request,
         template,
@@ -124,9 +119,7 @@ def repository(request, registry_id: int, name: str):
     page = selectors.repository_detail(
         request.user, _project(request), registry_id, name, tag_page=tag_page
     )
-    template = "library/repository.html"
-    if _fragment(request):
-        template += "#tags"
+    template = page_or_fragment(request, "library/repository.html", "tags")
     return render(
         request, template, {"page": page, "section": "library", "tab": "repositories"}
     )
@@ -144,9 +137,7 @@ def _render_crawl(request, registry: Registry):
     overview = selectors.crawl_overview(
         registry, user=request.user, project=_project(request)
     )
-    template = "library/crawl.html"
-    if _fragment(request):
-        template += "#progress"
+    template = page_or_fragment(request, "library/crawl.html", "progress")
     return render(
         request,
         template,
@@ -179,7 +170,7 @@ def crawl_start(request, pk: int):
         messages.info(request, _("This registry is searched live; there is no crawl."))
     else:
         messages.success(request, _("Crawl queued."))
-    if _fragment(request):
+    if wants_fragment(request):
         return _render_crawl(request, registry)
     return redirect("library_crawl", pk=registry.pk)
 

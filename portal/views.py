@@ -17,12 +17,9 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from portal import selectors, services
 from portal.forms import MemberAddForm, MemberRoleForm, ProjectForm
+from portal.htmx import page_or_fragment
 from portal.middleware import SESSION_KEY
 from registries.forms import apply_validation_error
-
-
-def _fragment(request) -> bool:
-    return bool(request.htmx and not request.htmx.boosted)
 
 
 @require_GET
@@ -84,9 +81,7 @@ def project_members(request, slug):
             else:
                 messages.success(request, _("Member added."))
                 return redirect("project_members", slug=project.slug)
-    template = "portal/members.html"
-    if _fragment(request):
-        template += "#members"
+    template = page_or_fragment(request, "portal/members.html", "members")
     return render(
         request,
         template,

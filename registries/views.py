@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from portal.htmx import page_or_fragment, wants_fragment
 from portal.selectors import can_manage_project, is_portal_admin, project_for_user
 from registries import connect, selectors, services
 from registries.forms import RegistryForm, apply_validation_error
@@ -30,10 +31,6 @@ def _editable(user, pk) -> Registry:
     return registry
 
 
-def _fragment(request) -> bool:
-    return bool(request.htmx and not request.htmx.boosted)
-
-
 def _back_to_list(registry: Registry) -> str:
     if registry.is_global:
         return reverse("registry_global_list")
@@ -46,9 +43,7 @@ def registry_global_list(request):
     rows = selectors.annotate_writable(
         request.user, selectors.registries_global(request.user)
     )
-    template = "registries/registry_list.html"
-    if _fragment(request):
-        template += "#table"
+    template = page_or_fragment(request, "registries/registry_list.html", "table")
     return render(
         request,
         template,
@@ -72,9 +67,7 @@ def registry_project_list(request, slug):
             F("project").asc(nulls_first=True), "name", "namespace"
         ),
     )
-    template = "registries/registry_list.html"
-    if _fragment(request):
-        template += "#table"
+    template = page_or_fragment(request, "registries/registry_list.html", "table")
     return render(
         request,
         template,
@@ -93,9 +86,7 @@ def registry_project_list(request, slug):
 
 
 def _render_form(request, form, *, registry=None, project=None, status=200):
-    template = "registries/registry_form.html"
-    if _fragment(request):
-        template += "#form"
+    template = page_or_fragment(request, "registries/registry_form.html", "form")
     return render(
         request,
         template,
@@ -180,7 +171,7 @@ def registry_toggle(request, pk):
     services.registry_set_enabled(
         acting_user=request.user, registry=registry, enabled=not registry.enabled
     )
-    if _fragment(request):
+    if wants_fragment(request):
         registry.writable = True
         return render(
             request, "registries/registry_list.html#row", {"registry": registry}
@@ -236,7 +227,7 @@ def registry_verify_form(request, pk=None, slug=None):
 def _render_verify(request, outcome, registry):
     template = "registries/partials/verify_result.html"
     response = render(request, template, {"outcome": outcome, "registry": registry})
-    if not _fragment(request) and registry is not None:
+    if not wants_fragment(request) and registry is not None:
         messages.info(request, outcome.message)
         return redirect(_back_to_list(registry))
     return response

@@ -16,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from portal.api import tokens
+from portal.htmx import wants_fragment
 from registries.forms import apply_validation_error
 
 EXPIRY_CHOICES = [
@@ -41,10 +42,6 @@ class ApiTokenForm(forms.Form):
         return timezone.now() + timedelta(days=int(days)) if days else None
 
 
-def _fragment(request) -> bool:
-    return bool(request.htmx and not request.htmx.boosted)
-
-
 @never_cache
 @require_http_methods(["GET", "POST"])
 @login_required
@@ -64,7 +61,7 @@ def api_tokens(request):
         else:
             form = ApiTokenForm()
     template = "portal/api_tokens.html"
-    if _fragment(request) and request.method == "GET":
+    if wants_fragment(request) and request.method == "GET":
         template += "#tokens"
     return render(
         request,
@@ -85,7 +82,7 @@ def api_tokens(request):
 def api_token_revoke(request, pk):
     token = tokens.api_token_for_owner(request.user, pk)
     tokens.api_token_revoke(acting_user=request.user, token=token)
-    if _fragment(request):
+    if wants_fragment(request):
         return render(
             request,
             "portal/api_tokens.html#tokens",

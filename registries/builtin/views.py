@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
+from portal.htmx import page_or_fragment, wants_fragment
 from portal.selectors import can_manage_project, project_for_user
 from registries.builtin import keys, selectors, services
 from registries.builtin.forms import PersonalTokenForm, RobotForm
@@ -23,10 +24,6 @@ from registries.forms import apply_validation_error
 
 # A tag, per the distribution reference grammar.
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-
-
-def _fragment(request) -> bool:
-    return bool(request.htmx and not request.htmx.boosted)
 
 
 def _connection(request) -> dict:
@@ -78,9 +75,7 @@ def robot_list(request, slug):
                     },
                     status=201,
                 )
-    template = "registries/builtin/robots.html"
-    if _fragment(request):
-        template += "#robots"
+    template = page_or_fragment(request, "registries/builtin/robots.html", "robots")
     return render(
         request,
         template,
@@ -102,7 +97,7 @@ def robot_revoke(request, slug, pk):
     project = project_for_user(request.user, slug)
     robot = selectors.robot_for_admin(request.user, project, pk)
     services.robot_revoke(acting_user=request.user, robot=robot)
-    if _fragment(request):
+    if wants_fragment(request):
         return render(
             request,
             "registries/builtin/robots.html#robot",
@@ -141,9 +136,7 @@ def personal_token_list(request):
                 },
                 status=201,
             )
-    template = "registries/builtin/tokens.html"
-    if _fragment(request):
-        template += "#tokens"
+    template = page_or_fragment(request, "registries/builtin/tokens.html", "tokens")
     return render(
         request,
         template,
@@ -162,7 +155,7 @@ def personal_token_list(request):
 def personal_token_revoke(request, pk):
     token = selectors.personal_token_for_owner(request.user, pk)
     services.personal_token_revoke(acting_user=request.user, token=token)
-    if _fragment(request):
+    if wants_fragment(request):
         return render(request, "registries/builtin/tokens.html#token", {"token": token})
     messages.success(request, _("Token “%s” revoked.") % token.name)
     return redirect("builtin_tokens")
@@ -218,7 +211,7 @@ def builtin_tab_context(request) -> dict:
 def builtin_repository_list(request):
     """Library > All Repositories > Built-In Repositories: grouped by project."""
     template = "registries/builtin/repositories.html"
-    if _fragment(request):
+    if wants_fragment(request):
         # The content alone is its own template, shared with the Library's tab.
         template = "registries/builtin/partials/repositories.html"
     context = builtin_tab_context(request)
