@@ -9,6 +9,7 @@ so search always sees each repository either as it was or as it is now.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import threading
 import time
@@ -319,15 +320,7 @@ def _load_stored(source: CrawlSource, names: list[str]) -> dict[str, _Stored]:
     if repositories:
         by_id = {s.repository.pk: s for s in repositories.values()}
         for tag in Tag.objects.filter(repository_id__in=by_id).only(
-            "repository_id",
-            "name",
-            "digest",
-            "media_type",
-            "size",
-            "created",
-            "platforms",
-            "os_arch",
-            "labels",
+            "repository_id", "name", *_TAG_VALUES
         ):
             by_id[tag.repository_id].tags[tag.name] = TagRow.from_model(tag)
     return repositories
@@ -341,16 +334,9 @@ class WriteOutcome:
     stale: bool = False
 
 
-_TAG_FIELDS = [
-    "digest",
-    "media_type",
-    "size",
-    "created",
-    "platforms",
-    "os_arch",
-    "labels",
-    "updated_at",
-]
+# What the crawl stores per tag, and (with updated_at) what an upsert rewrites.
+_TAG_VALUES = [field.name for field in dataclasses.fields(TagRow)]
+_TAG_FIELDS = [*_TAG_VALUES, "updated_at"]
 
 
 def _write_repository(
