@@ -310,24 +310,24 @@ def test_missing_image_is_refused(api_as, live_registry, live_entry, pushed, pat
 @pytest.mark.registry
 def test_unreachable_registry_fails_closed(api_as, personas, project_a):
     from registries.services import registry_create
-    from tests.support.registry import free_port
+    from tests.support.registry import refused_port
 
-    port = free_port()
-    registry_create(
-        acting_user=personas["project_admin"],
-        project=project_a,
-        name="Down",
-        address=f"http://127.0.0.1:{port}",
-        allow_plain_http=True,
-    )
-    answer = (
-        api_as("member")
-        .post(
-            "/api/v1/access-check/",
-            {"project": "team-a", "image": f"127.0.0.1:{port}/team-a/app:v1"},
+    with refused_port() as port:
+        registry_create(
+            acting_user=personas["project_admin"],
+            project=project_a,
+            name="Down",
+            address=f"http://127.0.0.1:{port}",
+            allow_plain_http=True,
         )
-        .json()
-    )
+        answer = (
+            api_as("member")
+            .post(
+                "/api/v1/access-check/",
+                {"project": "team-a", "image": f"127.0.0.1:{port}/team-a/app:v1"},
+            )
+            .json()
+        )
     assert answer["allowed"] is False
     assert answer["code"] == "registry_error"
     assert "Down" in answer["reason"]

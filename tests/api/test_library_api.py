@@ -211,17 +211,18 @@ def test_crawl_status_progress_and_counts(api_as, indexed):
 def test_crawl_errors_are_reported(api_as, personas, project_a):
     from library import services
     from registries.services import registry_create
-    from tests.support.registry import free_port
+    from tests.support.registry import refused_port
 
-    entry = registry_create(
-        acting_user=personas["project_admin"],
-        project=project_a,
-        name="Gone",
-        address=f"http://127.0.0.1:{free_port()}",
-        allow_plain_http=True,
-    )
-    crawl = services.crawl_request(source=services.source_for_entry(entry))
-    services.crawl_run(crawl_id=crawl.pk, attempt=99)
+    with refused_port() as port:
+        entry = registry_create(
+            acting_user=personas["project_admin"],
+            project=project_a,
+            name="Gone",
+            address=f"http://127.0.0.1:{port}",
+            allow_plain_http=True,
+        )
+        crawl = services.crawl_request(source=services.source_for_entry(entry))
+        services.crawl_run(crawl_id=crawl.pk, attempt=99)
     latest = (
         api_as("member").get(f"/api/v1/registries/{entry.pk}/crawls/").json()["latest"]
     )

@@ -8,8 +8,6 @@ TLS, Basic and token modes from ``tests/registries/conftest.py``.
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from registries.clients import errors
@@ -28,6 +26,7 @@ from tests.registries.conftest_fakes import (
     fake_v1_index,
     fake_v1_standalone,
 )
+from tests.support.registry import refused_port
 
 __all__ = [
     "fake_artifactory",
@@ -223,10 +222,7 @@ def test_plain_http_refusal_propagates(fake_v1_index):
 
 
 def test_connection_refused_propagates():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    with pytest.raises(errors.Unreachable):
+    with refused_port() as port, pytest.raises(errors.Unreachable):
         probe(config_for(f"http://127.0.0.1:{port}", connect_timeout=1.0))
 
 

@@ -23,7 +23,7 @@ from registries.clients.transport import (
     retry_after_seconds,
 )
 from registries.clients.types import ClientConfig
-from tests.support.registry import free_port
+from tests.support.registry import refused_port
 from tests.support.tokenserver import Reply, StubServer
 
 REPO_SCOPE = ("repository:seed/app:pull",)
@@ -224,11 +224,12 @@ def test_token_service_rejecting_the_password_is_auth_failed(token_registry):
 
 @pytest.mark.registry
 def test_token_service_down_is_unreachable(start_registry):
-    dead = f"https://127.0.0.1:{free_port()}/token"
-    registry = start_registry("token", token_realm=dead)
-    with Transport(registry.client_config()) as transport:
-        with pytest.raises(errors.Unreachable) as caught:
-            transport.request("GET", "/v2/")
+    with refused_port() as port:
+        dead = f"https://127.0.0.1:{port}/token"
+        registry = start_registry("token", token_realm=dead)
+        with Transport(registry.client_config()) as transport:
+            with pytest.raises(errors.Unreachable) as caught:
+                transport.request("GET", "/v2/")
     assert caught.value.message.startswith("Token service 127.0.0.1:")
     assert "refused" in caught.value.message
     assert caught.value.retryable
@@ -654,9 +655,11 @@ def test_streamed_responses_are_left_to_the_caller(stub):
 
 
 def test_nothing_listening_is_unreachable():
-    config = stub_config(f"http://127.0.0.1:{free_port()}")
-    with Transport(config) as transport, pytest.raises(errors.Unreachable) as caught:
-        transport.request("GET", "/v2/")
+    with refused_port() as port:
+        config = stub_config(f"http://127.0.0.1:{port}")
+        with Transport(config) as transport:
+            with pytest.raises(errors.Unreachable) as caught:
+                transport.request("GET", "/v2/")
     assert "refused" in caught.value.message
     assert caught.value.retryable
 

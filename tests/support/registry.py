@@ -18,6 +18,7 @@ into the generated configuration, for example::
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import http.client
 import json
@@ -28,6 +29,7 @@ import socket
 import ssl
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,19 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def refused_port(host: str = "127.0.0.1") -> Iterator[int]:
+    """Hold a TCP port where connections are refused, for as long as the block runs.
+
+    The socket is bound but never listens, so a connect gets ECONNREFUSED, and
+    nothing else (a registry started in the same test, say) can be handed the
+    port meanwhile, which a port from :func:`free_port` does not guarantee.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        yield sock.getsockname()[1]
 
 
 def deep_merge(base: dict, extra: dict) -> dict:
