@@ -254,6 +254,7 @@ class V2Client:
             params["last"] = prefix[:-1]
         target = f"{self._url('_catalog')}?{urlencode(params)}"
         seen: set[str] = set()
+        first_page = True
         previous_last = None
         while True:
             if target in seen:
@@ -261,7 +262,23 @@ class V2Client:
                     f"The catalog's pagination loops back to {target}.", url=target
                 )
             seen.add(target)
-            data, response = self.transport.get_json(target, scope=(CATALOG_SCOPE,))
+            try:
+                data, response = self.transport.get_json(target, scope=(CATALOG_SCOPE,))
+            except errors.RequestRejected as exc:
+                # A registry whose catalog.maxentries is below our page size
+                # refuses ``n`` on the first page: ask again with half, down
+                # to one name a page, and keep the size that worked.
+                if (
+                    "PAGINATION_NUMBER_INVALID" not in exc.message
+                    or not first_page
+                    or params["n"] <= 1
+                ):
+                    raise
+                params["n"] = params["n"] // 2
+                self.page_size = params["n"]
+                target = f"{self._url('_catalog')}?{urlencode(params)}"
+                continue
+            first_page = False
             names = data.get("repositories") if isinstance(data, dict) else None
             if names is None and isinstance(data, dict) and "repositories" in data:
                 names = []
@@ -279,11 +296,7 @@ class V2Client:
             target = next_link(response)
             if target is None:
                 # Some registries page by n/last without sending Link.
-                if (
-                    len(names) < self.page_size
-                    or not names
-                    or names[-1] == previous_last
-                ):
+                if len(names) < params["n"] or not names or names[-1] == previous_last:
                     return
                 params["last"] = names[-1]
                 target = f"{self._url('_catalog')}?{urlencode(params)}"

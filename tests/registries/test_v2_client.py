@@ -11,6 +11,7 @@ import bisect
 import hashlib
 import json
 import subprocess
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -63,6 +64,11 @@ def counting(client: V2Client) -> list[str]:
     return urls
 
 
+def page_size(url: str) -> int:
+    """Return the ``n`` a catalog URL asks for."""
+    return int(parse_qs(urlsplit(url).query)["n"][0])
+
+
 def same_instant(created, skopeo_created: str) -> bool:
     """Compare our datetime with skopeo's nanosecond RFC 3339 text."""
     return skopeo_created.startswith(created.strftime("%Y-%m-%dT%H:%M:%S.%f"))
@@ -111,6 +117,40 @@ def test_catalog_with_a_namespace_prefix_stops_past_it(seeded):
 
 def test_catalog_prefix_without_matches_is_empty(client):
     assert list(client.list_repositories("nothing-here/")) == []
+
+
+@pytest.mark.registry
+def test_catalog_smaller_than_our_page_size_is_read_in_smaller_pages(start_registry):
+    """A registry with ``catalog.maxentries: 3`` refuses ``n=1000``; we halve ``n``."""
+    registry = start_registry("http", extra_config={"catalog": {"maxentries": 3}})
+    pusher = registry.pusher()
+    pushed = [f"small/{i}" for i in range(7)]
+    for name in pushed:
+        pusher.image(name, "t", layers=1)
+    with V2Client(registry.client_config()) as client:
+        urls = counting(client)
+        names = [repo.name for repo in client.list_repositories()]
+        assert names == pushed
+        sizes = [page_size(url) for url in urls]
+        # 1000 down to 7 are refused; then pages of three.
+        assert sizes[:8] == [1000, 500, 250, 125, 62, 31, 15, 7]
+        assert set(sizes[8:]) == {3} and len(sizes[8:]) >= 3
+        assert client.page_size == 3
+        # The next listing starts at the size that worked.
+        urls.clear()
+        assert [repo.name for repo in client.list_repositories()] == pushed
+        assert {page_size(url) for url in urls} == {3}
+
+
+def test_other_catalog_refusals_are_not_retried():
+    def handle(request):
+        body = {"errors": [{"code": "UNSUPPORTED", "message": "no"}]}
+        return Reply(400, body)
+
+    with StubServer(handle) as server, V2Client(http_config(server.url)) as client:
+        with pytest.raises(errors.RequestRejected):
+            list(client.list_repositories())
+    assert len(server.received) == 1
 
 
 def test_tags_match_skopeo(seeded, client):
