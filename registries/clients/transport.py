@@ -702,6 +702,16 @@ class Transport:
                     response.status_code in (301, 302) and method == "POST"
                 ):
                     method, data = "GET", None
+                if data is not None and origin_of(url) != first_origin:
+                    # A 307/308 would replay the body (a token request's
+                    # password) to another host: never follow it there.
+                    response.close()
+                    raise errors.ProtocolError(
+                        f"{response.url} redirected a request that carries"
+                        f" credentials to another host ({url}); not followed.",
+                        url=response.url,
+                        status=status,
+                    )
                 continue
             return response
         raise errors.ProtocolError(

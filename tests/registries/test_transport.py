@@ -517,6 +517,24 @@ def test_bearer_credentials_reach_only_the_registry_and_the_realm(
     assert len(token_requests(token_server, before)) == 1
 
 
+@pytest.mark.parametrize("status", [307, 308])
+def test_a_token_post_is_never_replayed_to_another_host(stub, status):
+    """A realm answering 307/308 elsewhere would resend the password in the body."""
+    thief = stub(lambda request: Reply(200, {"token": "x"}), host="127.0.0.2")
+    realm = stub(lambda request: Reply(status, b"", {"Location": f"{thief.url}/t"}))
+    challenge = f'Bearer realm="{realm.url}/token",service="s"'
+    registry = stub(
+        lambda request: Reply(401, {"errors": []}, {"WWW-Authenticate": challenge})
+    )
+    config = stub_config(registry.url, username="alice", password="S3CRET")
+    with Transport(config) as transport:
+        with pytest.raises(errors.ProtocolError) as caught:
+            transport.request("GET", "/v2/", scope=("repository:a:pull",))
+    assert "not followed" in caught.value.message
+    assert [r.method for r in realm.received] == ["POST"]
+    assert thief.received == []
+
+
 def test_redirect_loops_are_bounded(stub):
     server = stub(lambda request: Reply(302, b"", {"Location": "/v2/again"}))
     with Transport(stub_config(server.url)) as transport:
