@@ -88,6 +88,9 @@ def verifying_context(extra_ca_pem: str = "") -> ssl.SSLContext:
     # Python 3.13 turns on strict X.509 checks that Go and curl do not make;
     # private registries' home-made certificates often fail them (no AKI).
     context.verify_flags &= ~ssl.VERIFY_X509_STRICT
+    # A server certificate the admin trusted on first use is an anchor of its
+    # own, without its issuer (3.13 sets this by default, 3.12 does not).
+    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
     try:
         # The system store can be empty in slim containers; requests' bundle
         # keeps public registries working there.

@@ -289,6 +289,14 @@ def test_trusting_the_ca_works(https_registry, test_ca):
 
 
 @pytest.mark.registry
+def test_trusting_only_the_server_certificate_works_without_its_ca(https_registry):
+    """What "Trust this certificate" stores: the leaf alone, issued by a private CA."""
+    config = https_registry.client_config(ca_pem=https_registry.leaf.cert_pem)
+    with Transport(config) as transport:
+        assert transport.request("GET", "/v2/").status_code == 200
+
+
+@pytest.mark.registry
 def test_pinning_the_leaf_fingerprint_works_without_the_ca(https_registry):
     raw = https_registry.leaf.sha256.upper()
     colons = ":".join(raw[i : i + 2] for i in range(0, len(raw), 2))
