@@ -243,6 +243,14 @@ BUILTIN_REGISTRY_AUTH_MAX_FAILURES = env_int(
 BUILTIN_REGISTRY_AUTH_LOCKOUT_SECONDS = env_int(
     "BUILTIN_REGISTRY_AUTH_LOCKOUT_SECONDS", 300, minimum=1
 )
+# ... and per address whatever the username (one password tried on many users).
+BUILTIN_REGISTRY_AUTH_MAX_FAILURES_PER_ADDRESS = env_int(
+    "BUILTIN_REGISTRY_AUTH_MAX_FAILURES_PER_ADDRESS", 20, minimum=1
+)
+# Reverse proxies in front of the portal: the client's address is then taken
+# from X-Forwarded-For, that many entries from the right (0: REMOTE_ADDR only,
+# so the header cannot be forged).
+PORTAL_PROXY_COUNT = env_int("PORTAL_PROXY_COUNT", 0, minimum=0)
 
 
 def _api_rate(name: str, default: str) -> str | None:
@@ -278,6 +286,8 @@ REST_FRAMEWORK = {
     },
     "EXCEPTION_HANDLER": "portal.api.exceptions.api_exception_handler",
     "URL_FORMAT_OVERRIDE": None,
+    # Throttles identify anonymous clients like the token service does.
+    "NUM_PROXIES": PORTAL_PROXY_COUNT,
     # OPTIONS is not part of the API: answer it 405 like any undeclared method.
     "DEFAULT_METADATA_CLASS": None,
 }

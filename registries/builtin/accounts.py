@@ -132,14 +132,25 @@ def _throttle_key(username: str, address: str) -> str:
     return f"portolan:builtin-token-failures:{digest[:40]}"
 
 
-def is_throttled(username: str, address: str) -> bool:
-    failures = cache.get(_throttle_key(username, address), 0)
-    return failures >= settings.BUILTIN_REGISTRY_AUTH_MAX_FAILURES
+def _address_key(address: str) -> str:
+    digest = hashlib.sha256(address.encode()).hexdigest()
+    return f"portolan:builtin-token-failures-from:{digest[:40]}"
 
 
-def record_failure(username: str, address: str) -> int:
-    """Count one failed sign-in; the count expires after the lockout period."""
-    key = _throttle_key(username, address)
+def throttled_by(username: str, address: str) -> str | None:
+    """Say why a sign-in must wait: "account" (this username from this address),
+    "address" (failures from this address whatever the username), or None."""
+    account_key, address_key = _throttle_key(username, address), _address_key(address)
+    failures = cache.get_many([account_key, address_key])
+    if failures.get(account_key, 0) >= settings.BUILTIN_REGISTRY_AUTH_MAX_FAILURES:
+        return "account"
+    limit = settings.BUILTIN_REGISTRY_AUTH_MAX_FAILURES_PER_ADDRESS
+    if failures.get(address_key, 0) >= limit:
+        return "address"
+    return None
+
+
+def _count(key: str) -> int:
     timeout = settings.BUILTIN_REGISTRY_AUTH_LOCKOUT_SECONDS
     if cache.add(key, 1, timeout):
         return 1
@@ -148,6 +159,17 @@ def record_failure(username: str, address: str) -> int:
     except ValueError:  # expired between add and incr
         cache.add(key, 1, timeout)
         return 1
+
+
+def record_failure(username: str, address: str) -> int:
+    """Count one failed sign-in; the counts expire after the lockout period.
+
+    Failures are counted per (username, address) and per address whatever the
+    username, so one password tried on many users is slowed down too. Returns
+    the first count.
+    """
+    _count(_address_key(address))
+    return _count(_throttle_key(username, address))
 
 
 def clear_failures(username: str, address: str) -> None:

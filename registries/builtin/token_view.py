@@ -19,6 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from portal.net import client_address
 from registries.builtin import accounts, tokens
 from registries.builtin.scopes import ScopeError, intersect, parse_scopes
 
@@ -34,10 +35,6 @@ class TokenRequestError(Exception):
         self.code = code
         self.message = message
         self.extra = extra
-
-
-def _client_address(request) -> str:
-    return request.META.get("REMOTE_ADDR", "")
 
 
 def _basic_credentials(request) -> tuple[str, str] | None:
@@ -70,13 +67,18 @@ def _account(request, credentials: tuple[str, str] | None):
     if credentials is None:
         return accounts.ANONYMOUS
     username, secret = credentials
-    address = _client_address(request)
-    if accounts.is_throttled(username, address):
+    address = client_address(request)
+    throttled = accounts.throttled_by(username, address)
+    if throttled:
+        message = (
+            _("Too many failed sign-ins for %(user)s; try again in a few minutes.")
+            if throttled == "account"
+            else _("Too many failed sign-ins from your address; try again later.")
+        )
         raise TokenRequestError(
             429,
             "TOOMANYREQUESTS",
-            _("Too many failed sign-ins for %(user)s; try again in a few minutes.")
-            % {"user": username},
+            message % {"user": username},
             retry_after=settings.BUILTIN_REGISTRY_AUTH_LOCKOUT_SECONDS,
             account=username,
         )
@@ -118,7 +120,7 @@ def _grant(request, account, scope_values: list[str]):
         "token granted: account=%s kind=%s address=%s asked=[%s] granted=[%s] jti=%s",
         account.subject or "(anonymous)",
         account.kind,
-        _client_address(request),
+        client_address(request),
         " ".join(str(scope) for scope in scopes),
         " ".join(str(entry) for entry in access),
         issued.jti,
@@ -137,9 +139,9 @@ _OAUTH_CODES = {
 
 def _refusal(request, error: TokenRequestError, *, oauth: bool) -> JsonResponse:
     logger.warning(
-        "token refused: account=%s address=%s status=%s reason=%s%s",
+        "token refused: account=%r address=%s status=%s reason=%s%s",
         error.extra.get("account", "(none)"),
-        _client_address(request),
+        client_address(request),
         error.status,
         error.code,
         f" failures={error.extra['failures']}" if "failures" in error.extra else "",

@@ -125,7 +125,7 @@ def test_wrong_password_is_401_with_a_clear_body(ask, caplog):
         "Wrong username, password or token" in response.json()["errors"][0]["message"]
     )
     assert response["WWW-Authenticate"].startswith("Basic ")
-    assert "token refused: account=bob" in caplog.text
+    assert "token refused: account='bob'" in caplog.text
     assert "not-the-password" not in caplog.text
 
 
@@ -151,6 +151,44 @@ def test_repeated_failures_are_throttled(ask, builtin_settings):
     # Another username, or the same one from another address, is not held up.
     assert ask("carol").status_code == 200
     assert ask("bob", REMOTE_ADDR="10.0.0.9").status_code == 200
+
+
+def test_one_password_tried_on_many_usernames_is_throttled(ask, builtin_settings):
+    builtin_settings.BUILTIN_REGISTRY_AUTH_MAX_FAILURES_PER_ADDRESS = 3
+    for username in ("u1", "u2", "u3"):
+        assert ask(username, secret="Summer2026").status_code == 401
+    # Each username failed once only, but the address is held up now ...
+    throttled = ask("bob")
+    assert throttled.status_code == 429
+    assert "from your address" in throttled.json()["errors"][0]["message"]
+    # ... and only that address.
+    assert ask("bob", REMOTE_ADDR="10.0.0.9").status_code == 200
+
+
+def test_forwarded_for_counts_only_behind_a_configured_proxy(ask, builtin_settings):
+    builtin_settings.BUILTIN_REGISTRY_AUTH_MAX_FAILURES = 2
+    # Without a configured proxy the header is the client's own words: ignored.
+    for forged in ("10.0.0.1", "10.0.0.2"):
+        ask("bob", secret="guess", HTTP_X_FORWARDED_FOR=forged)
+    assert ask("bob", HTTP_X_FORWARDED_FOR="10.0.0.3").status_code == 429
+
+    # Behind one proxy, the client is the entry the proxy appended (the last);
+    # what the client wrote further left does not change it.
+    builtin_settings.PORTAL_PROXY_COUNT = 1
+    for forged in ("10.0.0.1", "10.0.0.2"):
+        ask("carol", secret="guess", HTTP_X_FORWARDED_FOR=f"{forged}, 192.0.2.7")
+    assert ask("carol", HTTP_X_FORWARDED_FOR="192.0.2.7").status_code == 429
+    # Another client behind the same proxy signs in as carol fine.
+    assert ask("carol", HTTP_X_FORWARDED_FOR="192.0.2.8").status_code == 200
+
+
+def test_a_username_cannot_forge_log_lines(ask, caplog):
+    caplog.set_level(logging.INFO, logger="portolan.builtin.token")
+    forged = "x\ntoken granted: account=admin kind=user"
+    assert ask(forged, secret="guess").status_code == 401
+    lines = caplog.text.splitlines()
+    assert not any(line.lstrip().startswith("token granted") for line in lines)
+    assert any("token refused: account='x\\ntoken granted" in line for line in lines)
 
 
 def test_success_clears_the_failure_count(ask, builtin_settings):
