@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
+import math
 import threading
 import time
 import uuid
@@ -284,6 +285,11 @@ def default_tag(rows: dict[str, TagRow]) -> str:
     return max(rows, key=newest)
 
 
+# Longest wait a crawl thread sleeps through; a registry asking for more
+# (Retry-After) gets the whole crawl retried later instead.
+MAX_INLINE_WAIT = 10.0
+
+
 def _retrying(call: Callable, *args):
     """Run a registry call, retrying what may pass (timeouts, 5xx, 429) with backoff."""
     for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -295,7 +301,9 @@ def _retrying(call: Callable, *args):
             delay = 0.25 * 4 ** (attempt - 1)
             retry_after = getattr(exc, "retry_after", None)
             if retry_after:
-                delay = min(max(delay, retry_after), 10.0)
+                if retry_after > MAX_INLINE_WAIT:
+                    raise
+                delay = max(delay, retry_after)
             time.sleep(delay)
     raise AssertionError("unreachable")
 
@@ -876,6 +884,10 @@ def crawl_run(
         _save_counters(crawl)
         if exc.retryable and attempt + 1 < settings.LIBRARY_CRAWL_ATTEMPTS:
             countdown = min(600, 30 * 2**attempt)
+            retry_after = getattr(exc, "retry_after", None)
+            if retry_after:
+                # Honour the registry's Retry-After (a rate limit), up to an hour.
+                countdown = min(3600, max(countdown, math.ceil(retry_after)))
             crawl.status = CrawlStatus.QUEUED
             crawl.error_code = exc.code
             crawl.error_message = _(

@@ -175,6 +175,10 @@ def probe(
         root = transport.request(
             "GET", "/v2/", auth=False, allow_status=_ANY_ERROR_STATUS
         )
+        if root.status_code == 429 or root.status_code >= 500:
+            # Busy or failing is not "not a registry": say which, so that
+            # callers can wait (Retry-After) or try again.
+            transport.raise_for_status(root, ())
         if is_artifactory(root.headers):
             return _probe_artifactory(config, transport, has_credentials)
         if _looks_like_v2(root):

@@ -372,7 +372,7 @@ class Transport:
         response = self._authorized(
             method.upper(), target, base_headers, tuple(scope), auth, stream, allow
         )
-        self._raise_for_status(response, allow)
+        self.raise_for_status(response, allow)
         return response
 
     def get_json(self, url: str, **kwargs: Any) -> tuple[Any, requests.Response]:
@@ -626,7 +626,7 @@ class Transport:
                 status=401,
                 url=realm,
             )
-        self._raise_for_status(response, ())
+        self.raise_for_status(response, ())
         if response.status_code != 200:
             raise errors.ProtocolError(
                 f"unexpected HTTP {response.status_code} from {realm}.",
@@ -836,9 +836,10 @@ class Transport:
 
     # -- status -----------------------------------------------------------------
 
-    def _raise_for_status(
+    def raise_for_status(
         self, response: requests.Response, allow: tuple[int, ...]
     ) -> None:
+        """Raise the typed error for an error status not in ``allow``."""
         status = response.status_code
         if status < 400 or status in allow:
             return

@@ -186,6 +186,38 @@ def test_retryable_failure_queues_the_crawl_again(make_entry, fresh_registry):
     assert "Trying again" in crawl.error_message
 
 
+def test_a_rate_limited_crawl_waits_as_long_as_the_registry_asks(personas):
+    """A 429 with Retry-After: 900 is not retried inside the crawl, but later."""
+    from registries.services import registry_create
+    from tests.support.tokenserver import Reply, StubServer
+
+    def handle(request):
+        if request.path == "/v2/":
+            return Reply(200, {})
+        body = {"errors": [{"code": "TOOMANYREQUESTS", "message": "slow down"}]}
+        return Reply(429, body, {"Retry-After": "900"})
+
+    with StubServer(handle) as server:
+        entry = registry_create(
+            acting_user=personas["portal_admin"],
+            project=None,
+            name="Busy",
+            address=server.url,
+            allow_plain_http=True,
+        )
+        crawl = services.crawl_request(source=services.source_for_entry(entry))
+        with pytest.raises(services.CrawlRetry) as retry:
+            services.crawl_run(crawl_id=crawl.pk, attempt=0)
+        catalog_requests = [r for r in server.received if "_catalog" in r.path]
+
+    assert retry.value.countdown == 900
+    assert len(catalog_requests) == 1  # no inline retries against the limit
+    crawl.refresh_from_db()
+    assert crawl.status == CrawlStatus.QUEUED
+    assert crawl.error_code == "rate_limited"
+    assert "900 seconds" in crawl.error_message
+
+
 def test_only_one_crawl_per_source_at_a_time(seeded_registry, make_entry):
     entry = make_entry(seeded_registry.server, namespace="tools")
     source = services.source_for_entry(entry)

@@ -27,6 +27,7 @@ from tests.registries.conftest_fakes import (
     fake_v1_standalone,
 )
 from tests.support.registry import refused_port
+from tests.support.tokenserver import Reply, StubServer
 
 __all__ = [
     "fake_artifactory",
@@ -219,6 +220,25 @@ def test_plain_http_refusal_propagates(fake_v1_index):
     with pytest.raises(errors.PlainHTTPNotAllowed):
         probe(ClientConfig(base_url=fake_v1_index.url))
     assert fake_v1_index.requests == []
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "error"),
+    [
+        (429, {"Retry-After": "120"}, errors.RateLimited),
+        (503, {}, errors.ServerError),
+    ],
+)
+def test_a_busy_or_failing_registry_is_not_called_not_a_registry(
+    status, headers, error
+):
+    reply = Reply(status, {"errors": [{"code": "X", "message": "busy"}]}, headers)
+    with StubServer(lambda request: reply) as server:
+        with pytest.raises(error) as caught:
+            probe(config_for(server.url))
+    assert caught.value.retryable
+    if status == 429:
+        assert caught.value.retry_after == 120
 
 
 def test_connection_refused_propagates():
