@@ -19,6 +19,8 @@ from .types import ClientConfig, RepositoryInfo, TagDetails
 DEFAULT_NAMESPACE = "library"
 # The V1 search API has no documented upper bound; stay modest per request.
 MAX_PAGE_SIZE = 100
+# A search never needs more pages than this (100 000 names at the largest size).
+MAX_SEARCH_PAGES = 1000
 
 
 @dataclass(frozen=True)
@@ -89,15 +91,30 @@ class V1Client:
         """
         page_size = max(1, min(page_size, MAX_PAGE_SIZE))
         page = 1
+        previous: list[str] = []
         while True:
             data, response = self.transport.get_json(
                 "/v1/search", params={"q": query, "n": page_size, "page": page}
             )
             results = parse_search_results(data, response.url)
+            names = [info.name for info in results]
+            if page > 1 and names == previous:
+                raise errors.ProtocolError(
+                    f"{response.url} answered page {page} like page {page - 1}; "
+                    "the registry ignores the page parameter.",
+                    url=response.url,
+                )
             yield from results
             num_pages = data.get("num_pages")
             if not results or not isinstance(num_pages, int) or page >= num_pages:
                 return
+            if page >= MAX_SEARCH_PAGES:
+                raise errors.ProtocolError(
+                    f"{response.url} claims {num_pages} pages of results; "
+                    f"read {MAX_SEARCH_PAGES}, the most a search may take.",
+                    url=response.url,
+                )
+            previous = names
             page += 1
 
     def search(self, query: str, *, limit: int = 25) -> list[RepositoryInfo]:

@@ -152,3 +152,40 @@ def test_wrong_credentials_raise_auth_failed(fake_v1_standalone):
     client = client_for(fake_v1_standalone, username="alice", password="wrong")
     with pytest.raises(errors.AuthFailed):
         client.ping()
+
+
+def _search_answer(request, *, pages: int):
+    page = int(request.query.get("page", ["1"])[0])
+    names = [{"name": f"ns/app{page}-{i}", "description": ""} for i in range(2)]
+    return {"query": "app", "num_pages": pages, "results": names}
+
+
+def test_a_server_ignoring_the_page_parameter_is_a_protocol_error():
+    from tests.support.tokenserver import Reply, StubServer
+
+    page_one = {"query": "a", "num_pages": 10**9, "results": [{"name": "ns/a"}]}
+    with StubServer(lambda request: Reply(200, page_one)) as server:
+        client = V1Client(ClientConfig(base_url=server.url, allow_plain_http=True))
+        with pytest.raises(errors.ProtocolError) as caught:
+            list(client.iter_search("a"))
+    assert "ignores the page parameter" in caught.value.message
+    assert len(server.received) == 2
+
+
+def test_search_reads_a_bounded_number_of_pages(monkeypatch):
+    from registries.clients import v1
+    from tests.support.tokenserver import Reply, StubServer
+
+    monkeypatch.setattr(v1, "MAX_SEARCH_PAGES", 3)
+
+    def handle(request):
+        return Reply(200, _search_answer(request, pages=10**9))
+
+    with StubServer(handle) as server:
+        client = V1Client(ClientConfig(base_url=server.url, allow_plain_http=True))
+        found = []
+        with pytest.raises(errors.ProtocolError) as caught:
+            found.extend(info.name for info in client.iter_search("app"))
+    assert len(found) == 6  # three pages, then the refusal
+    assert "the most a search may take" in caught.value.message
+    assert len(server.received) == 3
