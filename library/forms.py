@@ -26,6 +26,10 @@ COMMON_PLATFORMS = (
 )
 
 
+# The highest page number any Library listing serves.
+MAX_PAGE = 10_000
+
+
 class SearchForm(forms.Form):
     """Parse the query string of Library > All Repositories into a SearchQuery."""
 
@@ -86,7 +90,7 @@ class SearchForm(forms.Form):
             ("updated", _("Last updated")),
         ],
     )
-    page = forms.IntegerField(required=False, min_value=1, max_value=10_000)
+    page = forms.IntegerField(required=False, min_value=1, max_value=MAX_PAGE)
 
     def __init__(self, *args, registries=(), **kwargs):
         super().__init__(*args, **kwargs)

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from library import selectors, services
-from library.forms import COMMON_PLATFORMS, SearchForm
+from library.forms import COMMON_PLATFORMS, MAX_PAGE, SearchForm
 from portal.htmx import page_or_fragment, wants_fragment
 from portal.selectors import is_portal_admin
 from registries.models import Registry
@@ -110,10 +110,11 @@ def builtin_repositories(request):
 
 @require_GET
 @login_required
+@vary_on_headers("HX-Request")
 def repository(request, registry_id: int, name: str):
     """Show one repository: its tags and the pull command."""
     try:
-        tag_page = max(1, int(request.GET.get("page", 1)))
+        tag_page = min(max(1, int(request.GET.get("page", 1))), MAX_PAGE)
     except ValueError:
         tag_page = 1
     page = selectors.repository_detail(

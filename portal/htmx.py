@@ -4,8 +4,13 @@ from __future__ import annotations
 
 
 def wants_fragment(request) -> bool:
-    """Return whether htmx asks to swap part of the page (not a boosted navigation)."""
-    return bool(request.htmx and not request.htmx.boosted)
+    """Return whether htmx asks to swap part of the page.
+
+    Not for a boosted navigation, nor for a history restore: going Back to a
+    page htmx no longer has cached asks for the whole page again.
+    """
+    htmx = request.htmx
+    return bool(htmx and not htmx.boosted and not htmx.history_restore_request)
 
 
 def page_or_fragment(request, page: str, partial: str) -> str:

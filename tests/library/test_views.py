@@ -77,6 +77,29 @@ def test_search_fragment_for_htmx(client_for, personas, entries):
     assert response["Vary"] and "HX-Request" in response["Vary"]
 
 
+def test_going_back_to_an_uncached_search_gets_the_whole_page(
+    client_for, personas, entries
+):
+    """htmx restores history it no longer holds with HX-Request plus this header."""
+    client = client_for(personas["member"])
+    headers = {"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    body = client.get(SEARCH, {"q": "webshop"}, headers=headers).content.decode()
+    assert "<html" in body
+    assert "team-a/webshop" in body
+
+
+@pytest.mark.parametrize("page", ["0", "-3", "abc", "99999", "9" * 30])
+def test_odd_tag_page_numbers_never_fail(client_for, personas, entries, page):
+    client = client_for(personas["member"])
+    url = detail_url(entries["a"], "team-a/webshop")
+    response = client.get(url, {"page": page})
+    assert response.status_code == 200
+    assert "docker pull" in response.content.decode()
+    fragment = client.get(url, {"page": page}, headers={"HX-Request": "true"})
+    assert fragment.status_code == 200
+    assert "HX-Request" in fragment["Vary"]
+
+
 def test_bad_filters_are_explained_not_crashed(client_for, personas, entries):
     client = client_for(personas["member"])
     response = client.get(
