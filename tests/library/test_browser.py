@@ -101,3 +101,33 @@ def test_search_filter_and_open_a_repository(
         f"docker pull {server.host_port}/team-a/api:2.0"
     )
     expect(page.locator("p.warning")).to_contain_text("--insecure-registry")
+
+
+def test_leaving_the_search_box_for_next_lands_on_the_next_page(
+    page, live_server, seeded_registry, make_entry, personas, project_a, monkeypatch
+):
+    """Clicking Next right after typing blurs the box: that must not race Next."""
+    monkeypatch.setattr("library.forms.PAGE_SIZE", 1)
+    server = seeded_registry.server
+    team = make_entry(server, project=project_a, namespace="team-a", name="Team A reg")
+    assert crawl_entry(team).status == "succeeded"
+
+    page.goto(f"{live_server.url}/library/")
+    page.get_by_label("Username", exact=True).fill("bob")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+
+    page.get_by_role("searchbox").fill("team")
+    pager = page.locator("nav.pager span")
+    expect(pager).to_have_text("Page 1")
+    requests.clear()
+    page.get_by_role("link", name="Next").click()  # the box loses focus here
+    expect(pager).to_have_text("Page 2")
+    expect(page).to_have_url(re.compile(r"[?&]page=2"))
+    page.wait_for_timeout(500)  # a late page-1 answer would land by now
+    expect(pager).to_have_text("Page 2")
+    assert [url for url in requests if "/library/" in url] == [
+        url for url in requests if "page=2" in url
+    ]
