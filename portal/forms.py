@@ -14,7 +14,10 @@ class ProjectForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["slug"].required = False
-        self.fields["slug"].help_text = _("Leave empty to derive it from the name.")
+        self.fields["slug"].help_text = _(
+            "Leave empty to derive it from the name. It names the project's "
+            "namespace in the built-in registry and cannot be changed later."
+        )
 
     def clean_slug(self):
         slug = self.cleaned_data.get("slug") or slugify(

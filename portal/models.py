@@ -1,9 +1,24 @@
 """Projects, their members and the audit log."""
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+
+from registries.addresses import PATH_COMPONENT
+
+# The slug is the project's namespace in the built-in registry (``<slug>/app``),
+# so it must be a repository path component as well as a URL slug.
+project_slug_validator = RegexValidator(
+    PATH_COMPONENT,
+    _(
+        "Use lower-case letters and digits, separated by - or _ (not at the "
+        "start or end): the slug is the project's namespace in the built-in "
+        "registry, where names are lower case."
+    ),
+    code="invalid_slug",
+)
 
 
 class Project(models.Model):
@@ -14,8 +29,10 @@ class Project(models.Model):
         _("slug"),
         max_length=63,
         unique=True,
+        validators=[project_slug_validator],
         help_text=_(
-            "Short lower-case name used in URLs and as the built-in registry namespace."
+            "Short lower-case name used in URLs and as the built-in registry "
+            "namespace. It cannot be changed once the project exists."
         ),
     )
     description = models.CharField(_("description"), max_length=300, blank=True)
@@ -86,6 +103,9 @@ class AuditEntry(models.Model):
     project = models.ForeignKey(
         Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Copied on write: the project's history stays findable after it is deleted.
+    project_slug = models.CharField(max_length=63, blank=True, db_index=True)
+    project_name = models.CharField(max_length=100, blank=True)
     changes = models.JSONField(default=dict, blank=True)
 
     class Meta:
@@ -95,6 +115,21 @@ class AuditEntry(models.Model):
     def __str__(self) -> str:
         when = f"{self.at:%Y-%m-%d %H:%M}"
         return f"{when} {self.actor_name} {self.action} {self.object_repr}"
+
+    def change_rows(self) -> list[tuple[str, str | None, str | None]]:
+        """Return ``(field, before, after)`` with lists joined, for people to read."""
+
+        def text(value):
+            if isinstance(value, list):
+                return "; ".join(str(item) for item in value) or None
+            return value
+
+        return [
+            (field, text(values[0]), text(values[1]))
+            if isinstance(values, list) and len(values) == 2
+            else (field, None, text(values))
+            for field, values in self.changes.items()
+        ]
 
 
 class ApiToken(models.Model):

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from portal.models import AuditEntry, Membership, Project, Role
 
@@ -29,6 +30,8 @@ def audit_record(
         object_id=str(obj.pk or ""),
         object_repr=str(obj)[:300],
         project=project,
+        project_slug=project.slug if project is not None else "",
+        project_name=project.name if project is not None else "",
         changes=changes or {},
     )
 
@@ -64,10 +67,26 @@ _PROJECT_FIELDS = ("name", "slug", "description")
 
 @transaction.atomic
 def project_update(*, acting_user, project: Project, **fields) -> Project:
-    """Change a project's name, slug or description and audit it."""
+    """Change a project's name or description and audit it; the slug is fixed."""
     unknown = set(fields) - set(_PROJECT_FIELDS)
     if unknown:
         raise TypeError(f"Unknown project fields: {sorted(unknown)}")
+    # The slug is the project's namespace in the built-in registry, where access
+    # is decided by the first path segment, and part of its robots' usernames:
+    # renamed, its images would pass to whoever takes the old slug next.
+    if "slug" in fields and fields["slug"] != project.slug:
+        raise ValidationError(
+            {
+                "slug": ValidationError(
+                    _(
+                        "A project's slug cannot be changed: it is the project's "
+                        "namespace in the built-in registry and part of its robot "
+                        "accounts' names."
+                    ),
+                    code="slug_fixed",
+                )
+            }
+        )
     before = {field: getattr(project, field) for field in _PROJECT_FIELDS}
     for field, value in fields.items():
         setattr(project, field, value)
@@ -87,9 +106,77 @@ def project_update(*, acting_user, project: Project, **fields) -> Project:
     return project
 
 
+def builtin_repository_count(project: Project) -> int:
+    """Return how many repositories the built-in registry's index holds for it."""
+    from library.models import Repository
+    from library.selectors import sources_for_entries
+    from registries.models import Registry
+
+    builtin = list(Registry.objects.filter(is_builtin=True))
+    sources = sources_for_entries(builtin).values()
+    if not sources:
+        return 0
+    return Repository.objects.filter(
+        source__in=[source.pk for source in sources],
+        name__startswith=f"{project.slug}/",
+    ).count()
+
+
 @transaction.atomic
 def project_delete(*, acting_user, project: Project) -> None:
-    audit_record(actor=acting_user, action="project.delete", obj=project)
+    """Delete an empty project with its entries, members and robots, all audited.
+
+    A project whose namespace still holds images in the built-in registry is
+    refused: its slug could be taken by a new project, which would then own
+    them.
+    """
+    project = Project.objects.select_for_update().filter(pk=project.pk).first()
+    if project is None:
+        return  # deleted meanwhile
+    held = builtin_repository_count(project)
+    if held:
+        raise ValidationError(
+            ngettext(
+                "%(project)s still has %(count)d repository in the built-in "
+                "registry (under %(slug)s/): delete it in Library > Built-In "
+                "Repositories first.",
+                "%(project)s still has %(count)d repositories in the built-in "
+                "registry (under %(slug)s/): delete them in Library > Built-In "
+                "Repositories first.",
+                held,
+            ),
+            params={"project": project.name, "count": held, "slug": project.slug},
+            code="builtin_repositories",
+        )
+    registries = [
+        f"{entry.name} ({'/'.join(filter(None, [entry.address, entry.namespace]))})"
+        for entry in project.registries.order_by("name", "pk")
+    ]
+    members = [
+        f"{m.user.get_username()} ({m.role})"
+        for m in project.memberships.select_related("user").order_by("user__username")
+    ]
+    robots = [
+        robot.username
+        for robot in project.robot_accounts.filter(revoked_at__isnull=True).order_by(
+            "name"
+        )
+    ]
+    before = {
+        "name": project.name,
+        "slug": project.slug,
+        "description": project.description,
+        "registries": registries,
+        "members": members,
+        "robot_accounts": robots,
+    }
+    audit_record(
+        actor=acting_user,
+        action="project.delete",
+        obj=project,
+        project=project,
+        changes={key: [value, None] for key, value in before.items() if value},
+    )
     project.delete()
 
 
@@ -103,14 +190,19 @@ def _ensure_another_admin(membership: Membership) -> None:
         .values_list("pk", flat=True)
     )
     if not set(admins) - {membership.pk}:
-        raise ValidationError(
-            _(
-                "%(project)s needs at least one project admin: make another member "
-                "admin first."
-            ),
-            params={"project": membership.project},
-            code="last_admin",
-        )
+        raise last_admin_error(membership.project)
+
+
+def last_admin_error(project: Project) -> ValidationError:
+    """Return the refusal to leave ``project`` without a project admin."""
+    return ValidationError(
+        _(
+            "%(project)s needs at least one project admin: make another member "
+            "admin first."
+        ),
+        params={"project": project},
+        code="last_admin",
+    )
 
 
 @transaction.atomic

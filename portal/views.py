@@ -175,11 +175,16 @@ def project_admin_list(request):
 @login_required
 def audit_log(request):
     _require_portal_admin(request.user)
-    page = Paginator(selectors.audit_entries(), 50).get_page(request.GET.get("page"))
+    entries = selectors.audit_entries()
+    # By the slug copied on write, so a deleted project's history is found too.
+    project = request.GET.get("project", "").replace("\x00", "").strip()[:63]
+    if project:
+        entries = entries.filter(project_slug=project)
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
     return render(
         request,
         "portal/audit.html",
-        {"page": page, "section": "administration"},
+        {"page": page, "project": project, "section": "administration"},
     )
 
 
