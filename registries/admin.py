@@ -8,7 +8,7 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from portal.admin import PortalAdminAccess
+from portal.admin import PortalAdminAccess, ServiceRefusalsAsMessages
 from registries import services
 from registries.clients.tls import normalise_fingerprint
 from registries.forms import validate_ca_pem
@@ -69,7 +69,7 @@ class RegistryAdminForm(forms.ModelForm):
 
 
 @admin.register(Registry)
-class RegistryAdmin(PortalAdminAccess, admin.ModelAdmin):
+class RegistryAdmin(ServiceRefusalsAsMessages, PortalAdminAccess, admin.ModelAdmin):
     form = RegistryAdminForm
     list_display = ["name", "address", "namespace", "project", "enabled", "flavour"]
     list_filter = ["enabled", "flavour", "project"]
