@@ -144,8 +144,13 @@ def sources_sync() -> dict[CrawlSource, list[Registry]]:
 
 
 def crawl_prefixes(entries: Iterable[Registry]) -> list[str]:
-    """Return the namespaces to crawl: the union of the enabled entries', minimal."""
-    namespaces = sorted({e.namespace for e in entries if e.enabled})
+    """Return the namespaces to crawl: the union of the entries', minimal.
+
+    Disabled entries count too: their namespaces stay indexed (reads filter them
+    out), so enabling one again shows its images at once instead of after the
+    next crawl, and a crawl for another entry never deletes them.
+    """
+    namespaces = sorted({e.namespace for e in entries})
     if not namespaces or "" in namespaces:
         return [""] if namespaces else []
     kept: list[str] = []
@@ -873,7 +878,7 @@ def crawl_run(
         crawler = Crawler(
             crawl=crawl,
             adapter_factory=factory,
-            prefixes=crawl_prefixes(enabled),
+            prefixes=crawl_prefixes(entries),
             concurrency=settings.LIBRARY_CRAWL_CONCURRENCY,
         )
         crawler.run()
@@ -1114,8 +1119,10 @@ def repository_refresh(
     source = CrawlSource.objects.filter(pk=source_id).first()
     if source is None:
         return None
-    enabled = [e for e in entries_for_source(source) if e.enabled]
-    if not any(in_namespace(repository, p) for p in crawl_prefixes(enabled)):
+    entries = entries_for_source(source)
+    if not any(e.enabled for e in entries) or not any(
+        in_namespace(repository, p) for p in crawl_prefixes(entries)
+    ):
         return None
     targets = set(tags)
     digests = set(digests)
@@ -1130,7 +1137,7 @@ def repository_refresh(
     if not targets:
         return None
     own_adapter = adapter is None
-    adapter = adapter or open_adapter(connection_entry(enabled))
+    adapter = adapter or open_adapter(connection_entry(entries))
     fetched_at = timezone.now()
     rows: dict[str, TagRow] = {}
     removed: set[str] = set()

@@ -96,6 +96,22 @@ def test_a_disabled_entry_vanishes_at_once(entries, personas, project_a):
     assert denied.type.__name__ == "Http404"
 
 
+def test_enabling_an_entry_again_shows_its_images_at_once(entries, personas, project_a):
+    """Another project's crawl of the shared source keeps a disabled namespace."""
+    member = personas["member"]
+    registry_set_enabled(
+        acting_user=personas["project_admin"], registry=entries["a"], enabled=False
+    )
+    # Team B's entry crawls the same registry while team A's is disabled.
+    assert crawl_entry(entries["b"]).status == "succeeded"
+    registry_set_enabled(
+        acting_user=personas["project_admin"], registry=entries["a"], enabled=True
+    )
+
+    found = names(search_repositories(member, project_a, SearchQuery(text="webshop")))
+    assert found == ["team-a/webshop"]
+
+
 def test_ranking_exact_then_prefix_then_substring(entries, personas, project_a):
     member = personas["member"]
     # "api" is the exact short name of team-a/api (and a substring elsewhere).
