@@ -110,6 +110,8 @@ class BuiltinOverview:
     registry: Registry | None
     groups: list[BuiltinGroup] = field(default_factory=list)
     truncated: bool = False
+    # The user's other projects: their images show when one is the current project.
+    other_projects: list[Project] = field(default_factory=list)
 
     @property
     def host(self) -> str:
@@ -139,6 +141,11 @@ def builtin_overview(user, project: Project | None) -> BuiltinOverview:
     projects = list(projects_for_user(user).order_by("name"))
     if project is not None:
         projects.sort(key=lambda p: p.pk != project.pk)  # the current one first
+    limit = scope.limits.get(registry.pk)
+    if limit is not None:
+        # Like everything else, the tab reads within the current project only.
+        overview.other_projects = [p for p in projects if p.slug not in limit]
+        projects = [p for p in projects if p.slug in limit]
     groups = {
         p.slug: BuiltinGroup(
             project=p,

@@ -69,6 +69,31 @@ def test_members_see_their_projects_images_with_pull_commands(
     assert DELETE_REPO not in html
 
 
+def test_a_member_of_two_projects_sees_the_current_ones_images_only(
+    indexed, client_for, personas, project_a, project_b
+):
+    """Team B's group must not claim to be empty while team A is current."""
+    from portal.models import Membership, Role
+
+    member = personas["member"]
+    Membership.objects.create(user=member, project=project_b, role=Role.MEMBER)
+    client = client_for(member)
+    html = _html(client.get(TAB))  # Team A is current: the first by name
+    assert 'data-repository="team-a/app"' in html
+    assert "team-b/ledger" not in html
+    assert "has no images in the built-in registry yet" not in html
+    assert "The images of Team B are listed when it is the current project" in html
+
+    from portal.middleware import SESSION_KEY
+
+    session = client.session
+    session[SESSION_KEY] = "team-b"
+    session.save()
+    html = _html(client.get(TAB))
+    assert 'data-repository="team-b/ledger"' in html
+    assert "team-a/app" not in html
+
+
 def test_viewer_sees_images_but_no_push_or_delete(indexed, client_for, personas):
     html = _html(client_for(personas["viewer"]).get(TAB))
     assert 'data-repository="team-a/app"' in html
