@@ -25,7 +25,13 @@ from library.models import Tag
 from library.selectors import repositories_visible, sources_for_entries
 from library.services import open_adapter
 from portal.models import Project
-from registries.addresses import DEFAULT_PORTS, PATH_COMPONENT, in_namespace
+from registries.addresses import (
+    DEFAULT_PORTS,
+    PATH_COMPONENT,
+    address_serves,
+    canonical_host,
+    in_namespace,
+)
 from registries.clients import errors as client_errors
 from registries.models import DOCKER_HUB_HOSTS, Registry
 from registries.selectors import registries_available, registries_listed
@@ -79,12 +85,15 @@ def _parse_domain(raw: str, domain: str) -> tuple[str, int | None]:
         literal = host[1:end] if end > 0 else ""
         rest = host[end + 1 :] if end > 0 else host
         try:
-            ipaddress.IPv6Address(literal)
+            address = ipaddress.IPv6Address(literal)
         except ValueError:
             raise _invalid(raw, _("the IPv6 address is not valid.")) from None
+        if address.scope_id:
+            raise _invalid(raw, _("the IPv6 address cannot name a network zone."))
         if rest and not rest.startswith(":"):
             raise _invalid(raw, _("the registry host is not valid."))
-        host, port_text = literal, rest[1:] if rest else None
+        # One spelling per address: [0:0::0:1] is [::1].
+        host, port_text = address.compressed, rest[1:] if rest else None
     else:
         host, sep, port_text = host.partition(":")
         port_text = port_text if sep else None
@@ -177,8 +186,9 @@ def parse_reference(raw: str) -> ImageReference:
                 % {"component": component},
             )
 
-    if hostname in DOCKER_HUB_HOSTS and port is None:
-        hostname = DOCKER_HUB_DOMAIN
+    if hostname in DOCKER_HUB_HOSTS and port in (None, 443):
+        # docker.io:443 is docker.io: Docker Hub is HTTPS on its default port.
+        hostname, port = DOCKER_HUB_DOMAIN, None
     host = f"[{hostname}]" if ":" in hostname else hostname  # an IPv6 literal
     domain = host if port is None else f"{host}:{port}"
     if domain == DOCKER_HUB_DOMAIN and len(components) == 1:
@@ -203,7 +213,7 @@ def serves_host(registry: Registry, reference: ImageReference) -> bool:
     if reference.is_docker_hub:
         return is_docker_hub_entry(registry)
     parts = urlsplit(registry.address)
-    if (parts.hostname or "") != reference.hostname:
+    if canonical_host(parts.hostname or "") != reference.hostname:
         return False
     default = DEFAULT_PORTS.get(parts.scheme, 443)
     return (parts.port or default) == (reference.port or default)
@@ -256,13 +266,38 @@ def _most_specific_first(entries: Iterable[Registry]) -> list[Registry]:
     )
 
 
-def _namespace_for(registry: Registry, project: Project) -> str:
-    """Return the namespace ``project`` may use on an entry.
+def _namespace_for(
+    registry: Registry, project: Project, *, on_builtin: bool = False
+) -> str | None:
+    """Return the namespace ``project`` may use on an entry; ``None`` for none.
 
     The built-in registry is global, but its namespaces are projects: a project
-    deploys only its own images from it, as its robots pull only those.
+    deploys only its own images from it, as its robots pull only those. That
+    holds whichever entry names the built-in registry's host (``on_builtin``):
+    another entry for it gives at most the project's own namespace.
     """
-    return project.slug if registry.is_builtin else registry.namespace
+    if registry.is_builtin:
+        return project.slug
+    if not on_builtin:
+        return registry.namespace
+    if not registry.namespace:
+        return project.slug
+    return (
+        registry.namespace if in_namespace(registry.namespace, project.slug) else None
+    )
+
+
+def reaches_builtin(reference: ImageReference) -> bool:
+    """Return whether ``reference`` could be pulled from the built-in registry."""
+    if reference.is_docker_hub:
+        return False
+    addresses = Registry.objects.filter(is_builtin=True).values_list(
+        "address", flat=True
+    )
+    return any(
+        address_serves(address, reference.hostname, reference.port)
+        for address in addresses
+    )
 
 
 def check_access(
@@ -282,13 +317,20 @@ def check_access(
             % {"project": project.slug, "host": reference.domain},
             reference=reference,
         )
+    on_builtin = reaches_builtin(reference)
+    namespaces_of = {
+        r.pk: _namespace_for(r, project, on_builtin=on_builtin) for r in listed
+    }
     inside = [
         r
         for r in listed
-        if in_namespace(reference.repository, _namespace_for(r, project))
+        if namespaces_of[r.pk] is not None
+        and in_namespace(reference.repository, namespaces_of[r.pk])
     ]
     if not inside:
-        namespaces = sorted({_namespace_for(r, project) for r in listed})
+        namespaces = sorted(
+            {ns for ns in namespaces_of.values() if ns is not None} or {project.slug}
+        )
         return AccessDecision(
             allowed=False,
             code=Code.OUTSIDE_NAMESPACE,

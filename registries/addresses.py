@@ -10,6 +10,8 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 DEFAULT_PORTS = {"https": 443, "http": 80}
+# The address column's length; https:// is added before it is checked.
+ADDRESS_MAX_LENGTH = 255
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 # One path component of a repository name, per the distribution reference grammar.
 PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$")
@@ -52,29 +54,68 @@ def normalize_address(raw: str) -> str:
             _("The address cannot have a query (?…) or fragment (#…)."), code="query"
         )
     host = (parts.hostname or "").lower()
+    if host.endswith("."):
+        # Image references cannot name a host with a trailing dot, so an entry
+        # written that way would never match one.
+        raise ValidationError(
+            _(
+                "“%(value)s” ends the host name with a dot: write it without the "
+                "dot, as image references do."
+            ),
+            params={"value": raw},
+            code="host",
+        )
     if not host or not _valid_host(host):
         raise ValidationError(
             _("“%(value)s” does not name a valid host."),
             params={"value": raw},
             code="host",
         )
+    if port == 0:
+        raise ValidationError(_("The port must be between 1 and 65535."), code="port")
+    host = canonical_host(host)
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
     netloc = host
     if port is not None and port != DEFAULT_PORTS[scheme]:
         netloc = f"{host}:{port}"
     path = re.sub(r"/+", "/", parts.path).rstrip("/")
-    return f"{scheme}://{netloc}{path}"
+    address = f"{scheme}://{netloc}{path}"
+    if len(address) > ADDRESS_MAX_LENGTH:
+        raise ValidationError(
+            _(
+                "The address is too long: %(length)d characters with its scheme, "
+                "at most %(max)d."
+            ),
+            params={"length": len(address), "max": ADDRESS_MAX_LENGTH},
+            code="max_length",
+        )
+    return address
 
 
 def _valid_host(host: str) -> bool:
     try:
-        ipaddress.ip_address(host)
-        return True
+        address = ipaddress.ip_address(host)
     except ValueError:
         pass
-    labels = host.rstrip(".").split(".")
+    else:
+        # Zone ids (fe80::1%eth0) have no place in image references.
+        return not getattr(address, "scope_id", None)
+    labels = host.split(".")
     return all(_HOST_LABEL.match(label) for label in labels) and len(host) <= 253
+
+
+def canonical_host(host: str) -> str:
+    """Return a host name lower-cased, an IP address in its shortest form.
+
+    ``[0:0::0:1]`` and ``::1`` are the same host; comparing canonical forms
+    keeps duplicates out and lets references match entries however written.
+    """
+    value = host.strip("[]").lower()
+    try:
+        return ipaddress.ip_address(value).compressed
+    except ValueError:
+        return value
 
 
 def normalize_namespace(raw: str) -> str:
@@ -108,3 +149,42 @@ def in_namespace(repository: str, namespace: str) -> bool:
 def host_port(address: str) -> str:
     """Return ``host[:port]`` of a normalised address, as used in pull references."""
     return urlsplit(address).netloc
+
+
+def _same_machine_key(host: str) -> str:
+    """Return ``canonical_host``, with every loopback name folded into one."""
+    value = canonical_host(host)
+    if value == "localhost":
+        return "loopback"
+    try:
+        return "loopback" if ipaddress.ip_address(value).is_loopback else value
+    except ValueError:
+        return value
+
+
+def address_serves(address: str, hostname: str, port: int | None) -> bool:
+    """Return whether a reference to ``hostname[:port]`` reaches ``address``.
+
+    A reference without a port uses the address's default port. Loopback names
+    are taken as one machine: this is for refusing, never for allowing.
+    """
+    parts = urlsplit(address)
+    if _same_machine_key(parts.hostname or "") != _same_machine_key(hostname):
+        return False
+    default = DEFAULT_PORTS.get(parts.scheme, 443)
+    return (parts.port or default) == (port or default)
+
+
+def addresses_overlap(first: str, second: str) -> bool:
+    """Return whether one image reference could name both normalised addresses.
+
+    That is the same host (loopback names taken as one) with the same port, or
+    both on their scheme's default port, which a reference without a port means.
+    """
+    a, b = urlsplit(first), urlsplit(second)
+    if _same_machine_key(a.hostname or "") != _same_machine_key(b.hostname or ""):
+        return False
+    default_a = DEFAULT_PORTS.get(a.scheme, 443)
+    default_b = DEFAULT_PORTS.get(b.scheme, 443)
+    port_a, port_b = a.port or default_a, b.port or default_b
+    return port_a == port_b or (port_a == default_a and port_b == default_b)

@@ -12,7 +12,13 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from registries import crypto
-from registries.addresses import host_port, normalize_address, normalize_namespace
+from registries.addresses import (
+    ADDRESS_MAX_LENGTH,
+    addresses_overlap,
+    host_port,
+    normalize_address,
+    normalize_namespace,
+)
 
 DOCKER_HUB_ADDRESS = "https://registry.hub.docker.com"
 # Every name Docker Hub's registry answers to; the entry may use any of them.
@@ -63,7 +69,7 @@ class Registry(models.Model):
     name = models.CharField(_("name"), max_length=100)
     address = models.CharField(
         _("address"),
-        max_length=255,
+        max_length=ADDRESS_MAX_LENGTH,
         help_text=_(
             "For example registry.example.com or https://registry.example.com:5000. "
             "https:// is assumed when no scheme is given; default ports (443, 80) "
@@ -213,10 +219,31 @@ class Registry(models.Model):
                     ),
                     code="plain_http",
                 )
+        if "address" not in errors and not self.is_builtin and self._on_builtin():
+            errors["address"] = ValidationError(
+                _(
+                    "This is the built-in registry's address. Its images are "
+                    "reached through the built-in entry, where each project uses "
+                    "its own namespace; add another registry's address here."
+                ),
+                code="builtin_address",
+            )
         if self.is_builtin and self.project_id is not None:
             errors["project"] = ValidationError(_("The built-in registry is global."))
         if errors:
             raise ValidationError(errors)
+
+    def _on_builtin(self) -> bool:
+        """Return whether a reference to this address could reach the built-in one.
+
+        The built-in entry limits each project to its own namespace; another
+        entry for its address would not.
+        """
+        builtin = Registry.objects.filter(is_builtin=True).exclude(pk=self.pk)
+        return any(
+            addresses_overlap(self.address, address)
+            for address in builtin.values_list("address", flat=True)
+        )
 
     @property
     def is_global(self) -> bool:

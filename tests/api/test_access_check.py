@@ -136,6 +136,10 @@ def test_most_specific_enabled_entry_answers(member, personas, project_a, regist
         "index.docker.io/library/nginx",
         "registry-1.docker.io/library/nginx",
         "registry.hub.docker.com/library/nginx",
+        "docker.io:443/library/nginx",
+        "docker.io:443/nginx",
+        "registry-1.docker.io:443/library/nginx",
+        "index.docker.io:443/library/nginx",
     ],
 )
 def test_docker_hub_names_all_match_the_default_entry(member, image):
@@ -182,6 +186,115 @@ def test_docker_hub_namespace_entry(member, personas, project_a):
     assert check(member, "bitnami/redis:7")["allowed"] is True
     assert check(member, "docker.io/bitnami/redis")["allowed"] is True
     assert check(member, "nginx")["code"] == "outside_namespace"
+
+
+def test_docker_hub_on_another_port_is_another_registry(member):
+    answer = check(member, "docker.io:5000/library/nginx")
+    assert answer["code"] == "no_registry"
+
+
+# -- IPv6 literals ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "image"),
+    [
+        ("[::1]:5000", "[0:0::0:1]:5000/team-a/app:1"),
+        ("[0:0::0:1]:5000", "[::1]:5000/team-a/app:1"),
+        ("[FE80::1]", "[fe80:0::1]/team-a/app:1"),
+    ],
+)
+def test_ipv6_literals_match_however_written(
+    member, personas, project_a, address, image
+):
+    from registries.services import registry_create
+
+    registry_create(
+        acting_user=personas["project_admin"],
+        project=project_a,
+        name="IPv6 lab",
+        address=address,
+        namespace="team-a",
+    )
+    answer = check(member, image)
+    assert answer["allowed"] is True, answer
+    assert answer["registry_entry"]["name"] == "IPv6 lab"
+
+
+def test_ipv6_zone_in_a_reference_is_refused(member):
+    body = {"project": "team-a", "image": "[fe80::1%eth0]:5000/app"}
+    error = assert_error(member.post("/api/v1/access-check/", body), 400, "invalid")
+    assert "zone" in " ".join(error["fields"]["image"])
+
+
+# -- the built-in registry -------------------------------------------------------------
+
+
+@pytest.fixture
+def builtin_entry(db):
+    from registries.models import Registry
+
+    return Registry.objects.create(
+        name="Built-in", address="https://127.0.0.1:5443", is_builtin=True
+    )
+
+
+def test_the_builtin_address_cannot_be_added_as_a_project_entry(api_as, builtin_entry):
+    admin = api_as("project_admin")
+    response = admin.post(
+        "/api/v1/registries/?project=team-a",
+        {"name": "Sneaky", "address": "127.0.0.1:5443", "namespace": "team-b"},
+    )
+    error = assert_error(response, 400, "invalid")
+    assert "built-in registry" in " ".join(error["fields"]["address"])
+    answer = check(admin, "127.0.0.1:5443/team-b/app:1")
+    assert answer["allowed"] is False
+    assert answer["code"] == "outside_namespace"
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["https://127.0.0.1:5443", "http://127.0.0.1:5443", "https://localhost:5443"],
+)
+def test_no_entry_opens_another_projects_builtin_namespace(
+    member, project_a, builtin_entry, address
+):
+    """Entries saved before the address was refused still give only team-a."""
+    from registries.models import Registry
+
+    host = address.split("://")[1]
+    for namespace in ("team-b", ""):
+        Registry.objects.filter(is_builtin=False, project=project_a).delete()
+        Registry.objects.create(
+            name="Old entry",
+            project=project_a,
+            address=address,
+            namespace=namespace,
+            allow_plain_http=address.startswith("http://"),
+        )
+        answer = check(member, f"{host}/team-b/app:1")
+        assert answer["allowed"] is False, (namespace, answer)
+        assert answer["code"] == "outside_namespace"
+        assert "team-a" in answer["reason"] and "team-b:" not in answer["reason"]
+        assert check(member, f"{host}/stray:1")["allowed"] is False
+    # The project's own namespace stays allowed.
+    assert check(member, f"{host}/team-a/app:1")["allowed"] is True
+
+
+def test_an_old_entry_inside_the_own_namespace_keeps_working(
+    member, project_a, builtin_entry
+):
+    from registries.models import Registry
+
+    Registry.objects.create(
+        name="Old sub entry",
+        project=project_a,
+        address="https://127.0.0.1:5443",
+        namespace="team-a/sub",
+    )
+    answer = check(member, "127.0.0.1:5443/team-a/sub/app:1")
+    assert answer["allowed"] is True
+    assert answer["registry_entry"]["name"] == "Old sub entry"
 
 
 # -- digests and tags ------------------------------------------------------------------

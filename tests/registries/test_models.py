@@ -19,6 +19,8 @@ from registries.services import registry_create, registry_update
         ("registry.example.com:5000", "https://registry.example.com:5000"),
         ("http://10.0.0.5:5000", "http://10.0.0.5:5000"),
         ("[::1]:5000", "https://[::1]:5000"),
+        ("[0:0::0:1]:5000", "https://[::1]:5000"),
+        ("https://[FE80:0:0::1]", "https://[fe80::1]"),
         (
             "https://jfrog.example.com/artifactory/api/docker/repo//",
             "https://jfrog.example.com/artifactory/api/docker/repo",
@@ -40,6 +42,11 @@ def test_address_is_normalised(raw, expected):
         ("https://registry.example.com/#frag", "query"),
         ("https://bad_host!.example.com", "host"),
         ("https://registry.example.com:99999", "invalid"),
+        ("https://registry.example.com:0", "port"),
+        ("registry.example.com.", "host"),
+        ("https://registry.example.com.:5000/x", "host"),
+        ("https://[fe80::1%25eth0]", "host"),
+        ("registry.example.com/" + "a" * 234, "max_length"),
     ],
 )
 def test_bad_addresses_are_refused_with_a_reason(raw, code):
@@ -231,3 +238,132 @@ def test_docker_hub_is_recognised_under_its_names(address, flavour, expected):
     entry = Registry(address=address, flavour=flavour)
     assert entry.is_docker_hub is expected
     assert (entry.pull_reference("library/nginx", "1") == "nginx:1") is expected
+
+
+def test_trailing_dot_says_to_drop_it():
+    with pytest.raises(ValidationError, match="without the dot"):
+        normalize_address("registry.example.com.")
+
+
+def test_ipv6_spellings_are_one_address(personas):
+    admin = personas["portal_admin"]
+    registry_create(acting_user=admin, name="A", address="[::1]:5000")
+    with pytest.raises(ValidationError) as exc:
+        registry_create(acting_user=admin, name="B", address="[0:0::0:1]:5000")
+    assert "already exists" in str(exc.value.message_dict)
+    assert Registry.objects.filter(address="https://[::1]:5000").count() == 1
+
+
+def test_address_too_long_with_its_scheme_is_refused_on_the_field(personas):
+    """255 characters typed become 263 with https://: no DataError on PostgreSQL."""
+    raw = "registry.example.com/" + "a" * 234
+    assert len(raw) == 255
+    with pytest.raises(ValidationError) as exc:
+        registry_create(acting_user=personas["portal_admin"], name="Long", address=raw)
+    assert "too long" in " ".join(exc.value.message_dict["address"])
+    assert not Registry.objects.filter(name="Long").exists()
+    # The longest that fits is still fine.
+    fits = registry_create(
+        acting_user=personas["portal_admin"],
+        name="Fits",
+        address="registry.example.com/" + "a" * 226,
+    )
+    assert len(fits.address) == 255
+
+
+def test_address_too_long_on_the_page_is_a_message(personas, client_for):
+    response = client_for(personas["portal_admin"]).post(
+        "/administration/registries/add/",
+        {
+            "name": "Long",
+            "address": "registry.example.com/" + "a" * 234,
+            "crawl_interval_minutes": 60,
+        },
+    )
+    assert response.status_code == 422
+    assert "too long" in response.content.decode()
+    assert not Registry.objects.filter(name="Long").exists()
+
+
+@pytest.fixture
+def builtin_entry(db):
+    return Registry.objects.create(
+        name="Built-in", address="https://127.0.0.1:5443", is_builtin=True
+    )
+
+
+@pytest.mark.parametrize(
+    ("address", "plain"),
+    [
+        ("127.0.0.1:5443", False),
+        ("https://127.0.0.1:5443/v2", False),
+        ("localhost:5443", False),
+        ("[::1]:5443", False),
+        ("http://127.0.0.1:5443", True),
+    ],
+)
+def test_the_builtin_address_cannot_be_added_again(
+    personas, project_a, builtin_entry, address, plain
+):
+    """Another entry for it would skip the one-namespace-per-project rule."""
+    for project, user in (
+        (project_a, personas["project_admin"]),
+        (None, personas["portal_admin"]),
+    ):
+        with pytest.raises(ValidationError) as exc:
+            registry_create(
+                acting_user=user,
+                project=project,
+                name="Sneaky",
+                address=address,
+                namespace="team-b",
+                allow_plain_http=plain,
+            )
+        assert "built-in registry" in " ".join(exc.value.message_dict["address"])
+    assert not Registry.objects.filter(name="Sneaky").exists()
+
+
+def test_an_entry_cannot_be_moved_to_the_builtin_address(
+    personas, registry_a, builtin_entry
+):
+    with pytest.raises(ValidationError) as exc:
+        registry_update(
+            acting_user=personas["project_admin"],
+            registry=registry_a,
+            address="127.0.0.1:5443",
+            password="again",
+        )
+    assert "built-in registry" in " ".join(exc.value.message_dict["address"])
+    registry_a.refresh_from_db()
+    assert registry_a.address == "https://images.example.com:5000"
+
+
+def test_other_ports_of_the_builtin_host_are_other_registries(
+    personas, project_a, builtin_entry
+):
+    entry = registry_create(
+        acting_user=personas["project_admin"],
+        project=project_a,
+        name="Lab",
+        address="127.0.0.1:5000",
+    )
+    assert entry.address == "https://127.0.0.1:5000"
+    # The built-in entry itself still saves (builtin_registry config re-syncs it).
+    builtin_entry.full_clean()
+
+
+def test_the_builtin_address_is_refused_on_the_page(
+    personas, client_for, builtin_entry
+):
+    response = client_for(personas["project_admin"]).post(
+        "/projects/team-a/registries/add/",
+        {
+            "name": "Sneaky",
+            "address": "127.0.0.1:5443",
+            "namespace": "team-b",
+            "crawl_interval_minutes": 60,
+        },
+    )
+    assert response.status_code == 422
+    assert "built-in registry" in response.content.decode()
+    assert not Registry.objects.filter(name="Sneaky").exists()
