@@ -10,7 +10,11 @@ from django.core.validators import MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from registries.models import Registry
-from registries.services import password_needed_again, password_needed_error
+from registries.services import (
+    password_needed_again,
+    password_needed_error,
+    username_needed_error,
+)
 
 
 class RegistryForm(forms.ModelForm):
@@ -50,6 +54,10 @@ class RegistryForm(forms.ModelForm):
             self.fields["password"].help_text = _(
                 "A password is stored. Leave empty to keep it."
             )
+            if self.instance.username:
+                self.fields["username"].help_text = _(
+                    "Clearing the username also removes the stored password."
+                )
         interval = self.fields["crawl_interval_minutes"]
         # One clear minimum instead of the model field's generic "≥ 0".
         interval.validators = [
@@ -64,6 +72,8 @@ class RegistryForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        if cleaned.get("password") and cleaned.get("username") == "":
+            self.add_error(None, username_needed_error())
         # The instance still holds the stored values here; the form's are applied
         # after clean().
         if (

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -74,6 +77,16 @@ def password_needed_error() -> ValidationError:
     )
 
 
+def username_needed_error() -> ValidationError:
+    message = _(
+        "Enter the username that goes with the password or access token: "
+        "registries are only sent a secret together with its username."
+    )
+    return ValidationError(
+        {"username": ValidationError(message, code="username_needed")}
+    )
+
+
 def _filled(snapshot: dict) -> dict:
     """Drop empty text fields: a new or deleted entry's log lists what it had."""
     return {field: value for field, value in snapshot.items() if value != ""}
@@ -104,7 +117,9 @@ def registry_create(
     registry = Registry(project=project, created_by=acting_user, updated_by=acting_user)
     for field, value in fields.items():
         setattr(registry, field, value)
-    registry.password = password if registry.username or password else ""
+    if password and not registry.username:
+        raise username_needed_error()
+    registry.password = password
     registry.full_clean()
     registry.save()
     audit_record(
@@ -121,12 +136,19 @@ def registry_create(
 def registry_update(
     *, acting_user, registry: Registry, password: str | None = None, **fields
 ) -> Registry:
-    """Change an entry; ``password=None`` (an empty form field) keeps the old one."""
+    """Change an entry; ``password=None`` (an empty form field) keeps the old one.
+
+    Clearing the username removes the credentials, stored secret included; an
+    edit that leaves the username as it was never drops the secret.
+    """
     _refuse_builtin(registry)
     unknown = set(fields) - EDITABLE_FIELDS
     if unknown:
         raise TypeError(f"Unknown registry fields: {sorted(unknown)}")
     new_username = fields.get("username", registry.username)
+    if password and not new_username:
+        raise username_needed_error()
+    clears_username = bool(registry.username) and not new_username
     if new_username and password_needed_again(
         registry, fields.get("address", registry.address), password or ""
     ):
@@ -137,8 +159,9 @@ def registry_update(
         setattr(registry, field, value)
     if password:
         registry.password = password
-    if not registry.username and not password:
-        # Without a username the stored secret could never be used: drop it.
+    elif clears_username:
+        # Without a username the stored secret could never be used: removing
+        # the username removes the credentials.
         registry.password = ""
     registry.updated_by = acting_user
     registry.full_clean()  # normalises the address before the comparison below
@@ -231,9 +254,24 @@ def registry_record_verification(
     return registry
 
 
+# The one TLS failure that trusting the presented certificate can fix.
+_UNTRUSTED = "tls_untrusted"
+
+
 def registry_verify(*, registry: Registry) -> connect.VerifyOutcome:
-    """Probe the entry now and record the outcome as its health."""
+    """Probe the entry now and record the outcome as its health.
+
+    An untrusted certificate that trusting would not fix (expired, or for
+    another name) is reported as that problem, so trust is not offered.
+    """
     outcome = connect.verify(registry)
+    if outcome.code == _UNTRUSTED and outcome.certificate is not None:
+        trusting = _verify_trusting(registry, outcome.certificate)
+        refusal = _trust_would_not_help(trusting)
+        if refusal:
+            outcome = dataclasses.replace(
+                outcome, code=trusting.code, message=refusal, retryable=False
+            )
     registry_record_verification(
         registry=registry,
         ok=outcome.ok,
@@ -242,6 +280,39 @@ def registry_verify(*, registry: Registry) -> connect.VerifyOutcome:
         flavour=outcome.flavour,
     )
     return outcome
+
+
+def _verify_trusting(registry: Registry, certificate) -> connect.VerifyOutcome:
+    """Verify the entry as if ``certificate`` were its trust, saving nothing."""
+    candidate = copy.copy(registry)
+    candidate.ca_pem = certificate.pem
+    candidate.pinned_sha256 = ""
+    return connect.verify(candidate)
+
+
+def _trust_would_not_help(outcome: connect.VerifyOutcome) -> str:
+    """Return why trusting the certificate cannot fix ``outcome``, or ``""``."""
+    if outcome.code == "tls_hostname_mismatch":
+        names = (
+            ", ".join(name.partition(":")[2] for name in outcome.certificate.sans)
+            if outcome.certificate
+            else ""
+        )
+        return _(
+            "%(problem)s Trusting it would not help: use the name the certificate "
+            "is issued for (%(names)s) in the address, or have the registry's "
+            "certificate issued for this name."
+        ) % {"problem": outcome.message, "names": names or _("none")}
+    if outcome.code == "tls_expired":
+        return _(
+            "%(problem)s Trusting it would not help: the registry needs a "
+            "certificate that is valid today."
+        ) % {"problem": outcome.message}
+    if outcome.certificate is not None and outcome.code != _UNTRUSTED:
+        return _("Trusting the certificate would not help: %(problem)s") % {
+            "problem": outcome.message
+        }
+    return ""
 
 
 class TrustRefused(ValidationError):
@@ -258,8 +329,9 @@ def registry_trust_presented_certificate(
     """Trust the certificate the registry presents now if it is the approved one.
 
     The certificate is fetched again from the server, never taken from the
-    request, and stored only if its fingerprint equals what the admin approved;
-    then the entry is verified again. Raises ``TrustRefused`` otherwise.
+    request, and stored only if its fingerprint equals what the admin approved
+    and only if trusting it fixes the connection: an expired certificate or one
+    for another name stays refused. Raises ``TrustRefused`` otherwise.
     """
     _refuse_builtin(registry)
     outcome = connect.verify(registry)
@@ -270,6 +342,9 @@ def registry_trust_presented_certificate(
             % {"message": outcome.message},
             outcome=outcome,
         )
+    refusal = _trust_would_not_help(outcome)
+    if refusal:
+        raise TrustRefused(refusal, outcome=outcome)
     seen = normalise_fingerprint(certificate.sha256_fingerprint)
     if not approved_sha256 or seen != normalise_fingerprint(approved_sha256):
         raise TrustRefused(
@@ -281,6 +356,10 @@ def registry_trust_presented_certificate(
             % {"seen": certificate.sha256_fingerprint},
             outcome=outcome,
         )
+    trusting = _verify_trusting(registry, certificate)
+    refusal = _trust_would_not_help(trusting)
+    if refusal:
+        raise TrustRefused(refusal, outcome=trusting)
     registry_trust_certificate(
         acting_user=acting_user,
         registry=registry,

@@ -276,3 +276,93 @@ def test_verify_against_a_real_registry_never_echoes_the_password(
     assert "Failing" in body
     assert "wrong-s3cret-typed" not in body
     assert registry.password_encrypted not in body
+
+
+# -- a secret without a username ------------------------------------------------------
+
+
+def test_a_password_without_a_username_is_refused_on_create(personas, client_for):
+    from django.core.exceptions import ValidationError
+
+    from registries.services import registry_create
+
+    with pytest.raises(ValidationError) as exc:
+        registry_create(
+            acting_user=personas["portal_admin"],
+            name="Token only",
+            address="token-only.example.com",
+            password="lonely-s3cret",
+        )
+    assert "Enter the username" in " ".join(exc.value.message_dict["username"])
+
+    response = client_for(personas["portal_admin"]).post(
+        reverse("registry_global_add"),
+        {
+            "name": "Token only",
+            "address": "token-only.example.com",
+            "password": "lonely-s3cret",
+            "crawl_interval_minutes": 60,
+        },
+    )
+    assert response.status_code == 422
+    body = response.content.decode()
+    assert "Enter the username" in body
+    assert "lonely-s3cret" not in body
+    assert not Registry.objects.filter(name="Token only").exists()
+
+
+def test_a_new_password_without_a_username_is_refused_on_edit(
+    personas, client_for, registry_a
+):
+    response = client_for(personas["project_admin"]).post(
+        reverse("registry_edit", args=[registry_a.pk]),
+        edit_form(registry_a, username="", password="replacement-s3cret"),
+    )
+    assert response.status_code == 422
+    assert "Enter the username" in response.content.decode()
+    registry_a.refresh_from_db()
+    assert (registry_a.username, registry_a.password) == (
+        "robot",
+        "team-a-s3cret-value",
+    )
+
+
+def test_an_edit_never_drops_a_stored_secret_it_did_not_touch(
+    personas, client_for, registry_a
+):
+    """An entry saved with a secret but no username keeps it through edits."""
+    Registry.objects.filter(pk=registry_a.pk).update(username="")
+    registry_a.refresh_from_db()
+    response = client_for(personas["project_admin"]).post(
+        reverse("registry_edit", args=[registry_a.pk]),
+        edit_form(registry_a, name="Renamed"),
+    )
+    assert response.status_code == 302
+    registry_a.refresh_from_db()
+    assert registry_a.name == "Renamed"
+    assert registry_a.password == "team-a-s3cret-value"
+    # Adding the username back makes the kept secret usable again.
+    response = client_for(personas["project_admin"]).post(
+        reverse("registry_edit", args=[registry_a.pk]),
+        edit_form(registry_a, username="robot"),
+    )
+    assert response.status_code == 302
+    registry_a.refresh_from_db()
+    assert registry_a.password == "team-a-s3cret-value"
+
+
+def test_the_form_says_clearing_the_username_removes_the_password(
+    personas, client_for, registry_a
+):
+    page = client_for(personas["project_admin"]).get(
+        reverse("registry_edit", args=[registry_a.pk])
+    )
+    assert "Clearing the username also removes the stored password" in (
+        page.content.decode()
+    )
+    client_for(personas["project_admin"]).post(
+        reverse("registry_edit", args=[registry_a.pk]),
+        edit_form(registry_a, username=""),
+    )
+    entry = AuditEntry.objects.filter(action="registry.update").latest("pk")
+    assert entry.changes["password"] == ["set", ""]

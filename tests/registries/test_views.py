@@ -450,3 +450,77 @@ def test_verify_checks_credentials(basic_registry, team_admin, project_a, real_v
     bad = team_admin.post(url, {**data, "password": "not-it"}, headers=HTMX)
     assert "Verification failed" in bad.content.decode()
     assert "not-it" not in bad.content.decode()
+
+
+# -- certificates that trusting cannot fix --------------------------------------------
+
+
+def _entry_for(server, personas, project_a, **fields):
+    return registry_create(
+        acting_user=personas["project_admin"],
+        project=project_a,
+        name="Broken TLS",
+        address=server.url,
+        **fields,
+    )
+
+
+@pytest.mark.parametrize(
+    ("leaf", "says"),
+    [
+        ("expired", "has expired"),
+        ("wrong_host", "is not issued for 127.0.0.1"),
+    ],
+)
+def test_trust_is_neither_offered_nor_accepted_when_it_cannot_help(
+    start_registry, test_ca, team_admin, project_a, personas, real_verify, leaf, says
+):
+    """The issuer is unknown too, but trusting would only reveal the real problem."""
+    server = start_registry("https", leaf=getattr(test_ca, leaf)())
+    registry = _entry_for(server, personas, project_a)
+    fragment = team_admin.post(
+        reverse("registry_verify", args=[registry.pk]), headers=HTMX
+    ).content.decode()
+    assert "Verification failed" in fragment
+    assert says in fragment
+    assert "Trusting it would not help" in fragment
+    assert "Trust this certificate" not in fragment
+    registry.refresh_from_db()
+    assert says in registry.verify_message
+
+    # Posting the fingerprint anyway (an old page, the API) stores nothing.
+    presented = fetch_certificate(server.host, server.port)
+    trust = reverse("registry_trust", args=[registry.pk])
+    refused = team_admin.post(
+        trust, {"sha256": presented.sha256_fingerprint}, headers=HTMX
+    ).content.decode()
+    assert says in refused
+    assert "Trusting it would not help" in refused
+    assert "Trust this certificate" not in refused
+    registry.refresh_from_db()
+    assert registry.ca_pem == ""
+    assert not AuditEntry.objects.filter(action="registry.trust_certificate").exists()
+
+
+@pytest.mark.parametrize(
+    ("leaf", "says"),
+    [
+        ("expired", "has expired"),
+        ("wrong_host", "is not issued for 127.0.0.1"),
+    ],
+)
+def test_trust_is_refused_when_the_issuer_is_already_trusted(
+    start_registry, test_ca, team_admin, project_a, personas, real_verify, leaf, says
+):
+    server = start_registry("https", leaf=getattr(test_ca, leaf)())
+    registry = _entry_for(server, personas, project_a, ca_pem=test_ca.cert_pem)
+    presented = fetch_certificate(server.host, server.port)
+    refused = team_admin.post(
+        reverse("registry_trust", args=[registry.pk]),
+        {"sha256": presented.sha256_fingerprint},
+        headers=HTMX,
+    ).content.decode()
+    assert says in refused
+    assert "Trusting it would not help" in refused
+    registry.refresh_from_db()
+    assert registry.ca_pem == test_ca.cert_pem
