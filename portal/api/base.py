@@ -10,6 +10,7 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions
 from rest_framework.generics import GenericAPIView
 
+from portal.api.parsers import JSONParser
 from portal.models import Project
 from portal.selectors import project_for_user
 
@@ -36,6 +37,8 @@ class PortalAPIView(GenericAPIView):
     """
 
     query_params: tuple[str, ...] = ()
+    # Set here, not only in settings, so every API view reads JSON the same way.
+    parser_classes = [JSONParser]
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
