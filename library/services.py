@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import logging
 import math
 import threading
@@ -40,7 +41,7 @@ from library.models import (
     Tag,
 )
 from portal.services import audit_record
-from registries.addresses import in_namespace
+from registries.addresses import PATH_COMPONENT, in_namespace
 from registries.clients import errors
 from registries.clients.types import RepositoryInfo, TagDetails
 from registries.connect import client_config, hub_urls, open_adapter
@@ -1023,6 +1024,20 @@ def parse_envelope(data: object) -> list[dict]:
     return events
 
 
+def _well_formed(repository: str) -> bool:
+    """Whether ``repository`` is a repository name (no empty or ``..`` parts)."""
+    return bool(repository) and all(
+        PATH_COMPONENT.match(part) for part in repository.split("/")
+    )
+
+
+def _event_key(event_id: str) -> str:
+    """Return the stored de-duplication key: the id, or a hash of a long one."""
+    if len(event_id) <= 100:
+        return event_id
+    return "sha256:" + hashlib.sha256(event_id.encode()).hexdigest()
+
+
 def notification_accept(*, registry: Registry, events: list[dict]) -> dict:
     """Record new push/delete events and queue the index updates they call for.
 
@@ -1041,9 +1056,15 @@ def notification_accept(*, registry: Registry, events: list[dict]) -> dict:
             repository = (target.get("repository") or "").strip("/")
             tag = target.get("tag") or ""
             digest = target.get("digest") or ""
-            # Pulls and mounts change nothing; a push by digest alone adds no tag.
-            useful = repository and (
-                (action == "push" and tag) or (action == "delete" and (tag or digest))
+            # Pulls and mounts change nothing; a push by digest alone adds no
+            # tag. An entry's secret speaks for its own namespace only.
+            useful = (
+                _well_formed(repository)
+                and in_namespace(repository, registry.namespace)
+                and (
+                    (action == "push" and tag)
+                    or (action == "delete" and (tag or digest))
+                )
             )
             if not useful:
                 counts["ignored"] += 1
@@ -1052,7 +1073,7 @@ def notification_accept(*, registry: Registry, events: list[dict]) -> dict:
                 with transaction.atomic():
                     NotificationEvent.objects.create(
                         source=source,
-                        event_id=event["id"][:100],
+                        event_id=_event_key(event["id"]),
                         action=action[:20],
                         repository=repository[:255],
                         tag=tag[:128],

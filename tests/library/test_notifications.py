@@ -123,6 +123,29 @@ def test_events_are_deduplicated_by_id_and_pulls_ignored(
     assert queued_again == []
 
 
+@pytest.mark.parametrize(
+    "repository", ["team-b/ledger", "team-ab/x", "team-a/../../etc", "team-a//x", ""]
+)
+def test_an_entry_speaks_for_its_own_namespace_only(
+    client, entry, repository, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as queued:
+        response = post(client, entry, envelope(event(repository=repository)))
+    assert response.json() == {"accepted": 0, "duplicates": 0, "ignored": 1}
+    assert queued == []
+    assert not NotificationEvent.objects.exists()
+
+
+def test_long_event_ids_are_told_apart(client, entry):
+    first, second = event(), event()
+    first["id"] = "x" * 150 + "1"
+    second["id"] = "x" * 150 + "2"
+    response = post(client, entry, envelope(first, second))
+    assert response.json()["accepted"] == 2
+    again = post(client, entry, envelope(first))
+    assert again.json()["duplicates"] == 1
+
+
 def test_a_disabled_entry_acknowledges_and_ignores(client, entry):
     Registry.objects.filter(pk=entry.pk).update(enabled=False)
     response = post(client, entry, envelope(event()))
