@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
@@ -12,6 +13,7 @@ from library.selectors import crawl_states
 from portal import access
 from portal.models import Role
 from portal.selectors import is_portal_admin, role_in_project
+from registries import forms as registry_forms
 from registries.models import ApiVersion, Flavour, VerifyStatus
 from registries.selectors import can_write_registry
 
@@ -267,6 +269,18 @@ class RegistryWriteSerializer(serializers.Serializer):
     crawl_interval_minutes = StrictIntegerField(
         min_value=1, max_value=MAX_INTERVAL_MINUTES, required=False
     )
+
+    def validate_ca_pem(self, value: str) -> str:
+        if not value.isascii():
+            # ssl reads PEM only as ASCII: it raises TypeError rather than refuse.
+            raise serializers.ValidationError(
+                _("PEM certificates are plain ASCII text; remove other characters.")
+            )
+        # The page form's check, so both refuse what no TLS client could trust.
+        try:
+            return registry_forms.validate_ca_pem(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
 
     def service_fields(self) -> tuple[dict, str | None]:
         """Return the entry fields for the service, and the password if given."""

@@ -1,4 +1,4 @@
-"""Request bodies: too large or nested too deeply.
+"""Request bodies: too large, nested too deeply, bad certificates.
 
 Every case goes through Django's test client as a real HTTP request and must be
 a 4xx in the shared error body, never a 500, and must change nothing.
@@ -11,6 +11,7 @@ import json
 import pytest
 
 from tests.api.conftest import assert_error
+from tests.support.certs import TestCA
 
 pytestmark = pytest.mark.django_db
 
@@ -53,3 +54,65 @@ def test_json_nested_too_deeply_is_a_400(api_as, personas, body):
     for path in ("/api/v1/projects/", "/api/v1/access-check/"):
         error = assert_error(_raw_post(client, path, body), 400, "parse_error")
         assert "JSON" in error["message"] and "deep" in error["message"]
+
+
+# -- the registry's CA certificate -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pem", "says"),
+    [
+        ("garbage", "PEM certificates"),
+        (
+            "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n",
+            "PEM certificates",
+        ),
+        # ssl raises TypeError, not SSLError, for text that is not ASCII.
+        ("é" * 200, "ASCII"),
+        ("Société Générale root\n" + TestCA().cert_pem, "ASCII"),
+    ],
+    ids=["garbage", "bad-base64", "not-ascii", "not-ascii-comment"],
+)
+def test_a_ca_pem_that_is_not_a_certificate_is_a_400(api_as, registry_a, pem, says):
+    from registries.models import Registry
+
+    client = api_as("project_admin")
+    before = Registry.objects.count()
+    error = assert_error(
+        client.post(
+            "/api/v1/registries/?project=team-a",
+            {"name": "Trusting", "address": "trust.example.com", "ca_pem": pem},
+        ),
+        400,
+        "invalid",
+    )
+    assert set(error["fields"]) == {"ca_pem"}
+    assert says in error["fields"]["ca_pem"][0]
+    assert Registry.objects.count() == before
+
+    error = assert_error(
+        client.patch(
+            f"/api/v1/registries/{registry_a.pk}/", {"name": "Renamed", "ca_pem": pem}
+        ),
+        400,
+        "invalid",
+    )
+    assert set(error["fields"]) == {"ca_pem"}
+    registry_a.refresh_from_db()
+    assert (registry_a.name, registry_a.ca_pem) == ("Team A images", "")
+
+
+def test_a_ca_pem_is_stored_as_the_page_form_stores_it(api_as, registry_a):
+    client = api_as("project_admin")
+    pem = TestCA().cert_pem
+    response = client.patch(
+        f"/api/v1/registries/{registry_a.pk}/", {"ca_pem": "\n  " + pem + "\n\n"}
+    )
+    assert response.status_code == 200, response.content
+    registry_a.refresh_from_db()
+    assert registry_a.ca_pem == pem.strip() + "\n"
+    assert response.json()["connection"]["ca_pem"] == registry_a.ca_pem
+    # Blank clears it.
+    assert client.patch(f"/api/v1/registries/{registry_a.pk}/", {"ca_pem": " "})
+    registry_a.refresh_from_db()
+    assert registry_a.ca_pem == ""
