@@ -156,6 +156,26 @@ def test_schedule_queues_due_sources_once(seeded_registry, make_entry, monkeypat
 
 
 @pytest.mark.registry
+def test_an_entry_added_or_widened_since_the_last_crawl_is_read_at_the_next_tick(
+    seeded_registry, make_entry, monkeypatch, project_a
+):
+    monkeypatch.setattr(services, "_enqueue", lambda crawl_id: None)
+    entry = make_entry(seeded_registry.server, namespace="tools")
+    first = services.crawl_schedule_due()
+    services.crawl_run(crawl_id=first[0].pk)
+    assert services.crawl_schedule_due() == []  # not due for an hour
+
+    registry_update(acting_user=None, registry=entry, namespace="")
+    widened = services.crawl_schedule_due()
+    assert len(widened) == 1
+    services.crawl_run(crawl_id=widened[0].pk)
+    assert services.crawl_schedule_due() == []
+
+    make_entry(seeded_registry.server, project=project_a, namespace="team-a")
+    assert len(services.crawl_schedule_due()) == 1
+
+
+@pytest.mark.registry
 def test_an_interval_of_zero_means_on_demand_only(
     seeded_registry, make_entry, monkeypatch
 ):
