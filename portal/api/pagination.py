@@ -13,8 +13,13 @@ MAX_PAGE_SIZE = 100
 MAX_PAGE_NUMBER = 10_000
 
 
-def positive_int(params, name: str, *, default: int, maximum: int | None = None) -> int:
-    """Return ``params[name]`` as an int in ``1..maximum``, or a 400 that says why."""
+def positive_int(
+    params, name: str, *, default: int, maximum: int | None = None, too_big: str = ""
+) -> int:
+    """Return ``params[name]`` as an int in ``1..maximum``, or a 400 that says why.
+
+    ``too_big`` is the message past ``maximum``, with ``%(max)d`` for it.
+    """
     raw = params.get(name)
     if raw is None:
         return default
@@ -27,10 +32,33 @@ def positive_int(params, name: str, *, default: int, maximum: int | None = None)
             {name: [_("Enter a whole number of at least 1.")]}
         )
     if maximum is not None and value > maximum:
-        raise exceptions.ValidationError(
-            {name: [_("Ask for at most %(max)d items per page.") % {"max": maximum}]}
-        )
+        message = too_big or _("Enter a number of at most %(max)d.")
+        raise exceptions.ValidationError({name: [message % {"max": maximum}]})
     return value
+
+
+def page_size(
+    params, name: str = "page_size", *, default: int, maximum: int = MAX_PAGE_SIZE
+) -> int:
+    """Return the page size asked for, 1 to ``maximum``."""
+    return positive_int(
+        params,
+        name,
+        default=default,
+        maximum=maximum,
+        too_big=_("Ask for at most %(max)d items per page."),
+    )
+
+
+def page_number(params, name: str = "page") -> int:
+    """Return the page number asked for, 1 to ``MAX_PAGE_NUMBER``."""
+    return positive_int(
+        params,
+        name,
+        default=1,
+        maximum=MAX_PAGE_NUMBER,
+        too_big=_("Ask for a page from 1 to %(max)d."),
+    )
 
 
 class BoundedPageNumberPagination(PageNumberPagination):
@@ -42,7 +70,7 @@ class BoundedPageNumberPagination(PageNumberPagination):
     query_params = ("page", "page_size")
 
     def get_page_size(self, request) -> int:
-        return positive_int(
+        return page_size(
             request.query_params,
             self.page_size_query_param,
             default=self.page_size,

@@ -30,7 +30,8 @@ from portal.api.pagination import (
     MAX_PAGE_NUMBER,
     MAX_PAGE_SIZE,
     BoundedPageNumberPagination,
-    positive_int,
+    page_number,
+    page_size,
 )
 from registries import selectors as registry_selectors
 from registries import services as registry_services
@@ -522,12 +523,7 @@ class SearchView(PortalAPIView):
     def get(self, request):
         project = self.project_from_query(required=False)
         params = request.query_params
-        page_size = positive_int(
-            params,
-            "page_size",
-            default=library_selectors.PAGE_SIZE,
-            maximum=MAX_PAGE_SIZE,
-        )
+        size = page_size(params, default=library_selectors.PAGE_SIZE)
         form = SearchForm(
             params,
             registries=registry_selectors.registries_available(request.user, project),
@@ -536,7 +532,7 @@ class SearchView(PortalAPIView):
             raise exceptions.ValidationError(
                 {name: list(errors) for name, errors in form.errors.items()}
             )
-        query = dataclasses.replace(form.search_query(), page_size=page_size)
+        query = dataclasses.replace(form.search_query(), page_size=size)
         results = library_selectors.search_repositories(request.user, project, query)
         url = request.build_absolute_uri()
         data = s.SearchResultsSerializer(
@@ -590,9 +586,7 @@ class RepositoryDetailView(PortalAPIView):
     )
     def get(self, request, pk, name):
         project = self.project_from_query(required=False)
-        tag_page = positive_int(
-            request.query_params, "page", default=1, maximum=MAX_PAGE_NUMBER
-        )
+        tag_page = page_number(request.query_params)
         page = library_selectors.repository_detail(
             request.user, project, pk, name, tag_page=tag_page
         )

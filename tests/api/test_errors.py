@@ -163,6 +163,19 @@ def test_bad_query_parameters_are_400(api_as, personas, query, field, says):
     assert says in " ".join(error["fields"][field])
 
 
+def test_a_page_number_too_high_speaks_of_the_page(api_as, registry_a):
+    client = api_as("member")
+    path = f"/api/v1/registries/{registry_a.pk}/repositories/team-a/app/"
+    error = assert_error(client.get(f"{path}?project=team-a&page=99999"), 400)
+    assert set(error["fields"]) == {"page"}
+    message = error["fields"]["page"][0]
+    assert "page" in message and "10000" in message
+    assert "items per page" not in message
+    # Sizes still speak of the size.
+    error = assert_error(client.get("/api/v1/registries/?page_size=101"), 400)
+    assert "at most 100 items per page" in error["fields"]["page_size"][0]
+
+
 def test_page_beyond_the_last_says_which_is_last(api_as, personas):
     error = assert_error(
         api_as("portal_admin").get("/api/v1/projects/?page=7"), 404, "not_found"
