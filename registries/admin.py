@@ -13,7 +13,11 @@ from registries import services
 from registries.clients.tls import normalise_fingerprint
 from registries.forms import validate_ca_pem
 from registries.models import Registry
-from registries.services import password_needed_again, password_needed_error
+from registries.services import (
+    password_needed_again,
+    password_needed_error,
+    username_needed_error,
+)
 
 
 class RegistryAdminForm(forms.ModelForm):
@@ -56,6 +60,8 @@ class RegistryAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        if cleaned.get("new_password") and not cleaned.get("username"):
+            self.add_error(None, username_needed_error())
         if (
             cleaned.get("username")
             and "address" in cleaned

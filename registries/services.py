@@ -258,8 +258,8 @@ def registry_record_verification(
 _UNTRUSTED = "tls_untrusted"
 
 
-def registry_verify(*, registry: Registry) -> connect.VerifyOutcome:
-    """Probe the entry now and record the outcome as its health.
+def verify_explained(registry: Registry) -> connect.VerifyOutcome:
+    """Probe ``registry`` (saved or not) and record nothing.
 
     An untrusted certificate that trusting would not fix (expired, or for
     another name) is reported as that problem, so trust is not offered.
@@ -272,6 +272,12 @@ def registry_verify(*, registry: Registry) -> connect.VerifyOutcome:
             outcome = dataclasses.replace(
                 outcome, code=trusting.code, message=refusal, retryable=False
             )
+    return outcome
+
+
+def registry_verify(*, registry: Registry) -> connect.VerifyOutcome:
+    """Probe the entry now (see :func:`verify_explained`) and record its health."""
+    outcome = verify_explained(registry)
     registry_record_verification(
         registry=registry,
         ok=outcome.ok,

@@ -221,7 +221,7 @@ def registry_verify_form(request, pk=None, slug=None):
     candidate = form.instance
     if form.cleaned_data.get("password"):
         candidate.password = form.cleaned_data["password"]
-    return _render_verify(request, connect.verify(candidate), None)
+    return _render_verify(request, services.verify_explained(candidate), None)
 
 
 def _render_verify(request, outcome, registry):

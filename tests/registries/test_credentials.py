@@ -366,3 +366,27 @@ def test_the_form_says_clearing_the_username_removes_the_password(
     )
     entry = AuditEntry.objects.filter(action="registry.update").latest("pk")
     assert entry.changes["password"] == ["set", ""]
+
+
+def test_the_admin_refuses_a_password_without_a_username(personas, client_for):
+    client = client_for(personas["portal_admin"])
+    response = client.post(
+        reverse("admin:registries_registry_add"),
+        {
+            "name": "Secret only",
+            "address": "https://secret-only.example.com",
+            "namespace": "",
+            "project": "",
+            "enabled": "on",
+            "username": "",
+            "new_password": "lonely-s3cret",
+            "ca_pem": "",
+            "pinned_sha256": "",
+            "crawl_interval_minutes": "60",
+        },
+    )
+    assert response.status_code == 200  # the form again, with the reason
+    body = response.content.decode()
+    assert "Enter the username that goes with the password" in body
+    assert "lonely-s3cret" not in body
+    assert not Registry.objects.filter(name="Secret only").exists()

@@ -509,6 +509,26 @@ def test_trust_is_neither_offered_nor_accepted_when_it_cannot_help(
         ("wrong_host", "is not issued for 127.0.0.1"),
     ],
 )
+def test_verify_on_the_unsaved_form_names_the_real_certificate_problem(
+    start_registry, test_ca, team_admin, project_a, real_verify, leaf, says
+):
+    server = start_registry("https", leaf=getattr(test_ca, leaf)())
+    url = reverse("registry_project_verify_form", args=["team-a"])
+    fragment = team_admin.post(
+        url, form(address=server.url), headers=HTMX
+    ).content.decode()
+    assert "Verification failed" in fragment
+    assert says in fragment
+    assert "Trusting it would not help" in fragment
+
+
+@pytest.mark.parametrize(
+    ("leaf", "says"),
+    [
+        ("expired", "has expired"),
+        ("wrong_host", "is not issued for 127.0.0.1"),
+    ],
+)
 def test_trust_is_refused_when_the_issuer_is_already_trusted(
     start_registry, test_ca, team_admin, project_a, personas, real_verify, leaf, says
 ):
