@@ -1,4 +1,4 @@
-"""OpenAPI generation: document the error responses every operation may give."""
+"""OpenAPI generation: the error responses every operation may give, strict bodies."""
 
 from __future__ import annotations
 
@@ -24,6 +24,13 @@ _WRITE_ERRORS = {
 
 class PortalAutoSchema(AutoSchema):
     """drf-spectacular's schema plus the shared error body on every operation."""
+
+    def _map_serializer(self, serializer, direction, bypass_extensions=False):
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        if direction == "request" and schema.get("type") == "object":
+            # PortalAPIView refuses body fields it does not know; say so.
+            schema["additionalProperties"] = False
+        return schema
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)

@@ -96,6 +96,7 @@ class MeView(PortalAPIView):
 
 class ProjectListView(ListMixin, PortalAPIView):
     serializer_class = s.ProjectSerializer
+    body_serializers = {"POST": s.ProjectCreateSerializer}
 
     @extend_schema(
         summary="Your projects (every project for portal admins)",
@@ -113,8 +114,7 @@ class ProjectListView(ListMixin, PortalAPIView):
     )
     def post(self, request):
         _require_portal_admin(request.user, _("Only portal admins create projects."))
-        form = s.ProjectCreateSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
+        form = self.body()
         project = services.project_create(
             acting_user=request.user, **form.validated_data
         )
@@ -157,6 +157,7 @@ def _membership(project, username: str):
 
 class MemberListView(ListMixin, PortalAPIView):
     serializer_class = s.MemberSerializer
+    body_serializers = {"POST": s.MemberAddSerializer}
 
     @extend_schema(
         summary="Members of a project and their roles",
@@ -173,8 +174,7 @@ class MemberListView(ListMixin, PortalAPIView):
     )
     def post(self, request, slug):
         project = selectors.project_for_admin(request.user, slug)
-        form = s.MemberAddSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
+        form = self.body()
         username = form.validated_data["username"]
         user = selectors.users_not_in_project(project).filter(username=username).first()
         if user is None:
@@ -198,6 +198,7 @@ class MemberListView(ListMixin, PortalAPIView):
 
 class MemberDetailView(PortalAPIView):
     serializer_class = s.MemberSerializer
+    body_serializers = {"PATCH": s.MemberRoleSerializer}
 
     @extend_schema(summary="One member of a project")
     def get(self, request, slug, username):
@@ -211,8 +212,7 @@ class MemberDetailView(PortalAPIView):
     def patch(self, request, slug, username):
         project = selectors.project_for_admin(request.user, slug)
         membership = _membership(project, username)
-        form = s.MemberRoleSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
+        form = self.body()
         membership = services.membership_change_role(
             acting_user=request.user,
             membership=membership,
@@ -235,6 +235,7 @@ class MemberDetailView(PortalAPIView):
 class RegistryListView(ListMixin, PortalAPIView):
     serializer_class = s.RegistrySerializer
     query_params = ("project",)
+    body_serializers = {"POST": s.RegistryWriteSerializer}
 
     def page_context(self, page):
         return {"crawls": library_selectors.crawl_states(page)}
@@ -280,8 +281,7 @@ class RegistryListView(ListMixin, PortalAPIView):
             )
         elif not selectors.can_manage_project(request.user, project):
             raise PermissionDenied(_("Only project admins add project registries."))
-        form = s.RegistryWriteSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
+        form = self.body()
         fields, password = form.service_fields()
         registry = registry_services.registry_create(
             acting_user=request.user, project=project, password=password or "", **fields
@@ -293,6 +293,7 @@ class RegistryListView(ListMixin, PortalAPIView):
 
 class RegistryDetailView(PortalAPIView):
     serializer_class = s.RegistrySerializer
+    body_serializers = {"PATCH": s.RegistryWriteSerializer}
 
     @extend_schema(summary="One registry entry")
     def get(self, request, pk):
@@ -305,8 +306,7 @@ class RegistryDetailView(PortalAPIView):
     )
     def patch(self, request, pk):
         registry = registry_selectors.registry_for_write(request.user, pk)
-        form = s.RegistryWriteSerializer(data=request.data, partial=True)
-        form.is_valid(raise_exception=True)
+        form = self.body(partial=True)
         fields, password = form.service_fields()
         registry = registry_services.registry_update(
             acting_user=request.user, registry=registry, password=password, **fields
@@ -366,6 +366,7 @@ class RegistryTrustView(PortalAPIView):
     """
 
     serializer_class = s.VerifyOutcomeSerializer
+    body_serializers = {"POST": s.TrustSerializer}
 
     @extend_schema(
         summary="Trust the registry's certificate you were shown by Verify",
@@ -373,8 +374,7 @@ class RegistryTrustView(PortalAPIView):
     )
     def post(self, request, pk):
         registry = registry_selectors.registry_for_write(request.user, pk)
-        form = s.TrustSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
+        form = self.body()
         outcome = registry_services.registry_trust_presented_certificate(
             acting_user=request.user,
             registry=registry,
@@ -673,6 +673,7 @@ class AccessCheckView(PortalAPIView):
     """Answer deploy tools: may this project run this image, and at which digest?"""
 
     serializer_class = s.AccessCheckResponseSerializer
+    body_serializers = {"POST": s.AccessCheckRequestSerializer}
 
     @extend_schema(
         summary="May a project use an image? (the deploy guard)",
@@ -686,8 +687,7 @@ class AccessCheckView(PortalAPIView):
         request=s.AccessCheckRequestSerializer,
     )
     def post(self, request):
-        form = s.AccessCheckRequestSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
+        form = self.body()
         project = self.project_from_slug(form.validated_data["project"])
         try:
             reference = access.parse_reference(form.validated_data["image"])

@@ -1,4 +1,4 @@
-"""Request bodies: too large, nested too deeply, bad certificates.
+"""Request bodies: too large, nested too deeply, unknown fields, bad certificates.
 
 Every case goes through Django's test client as a real HTTP request and must be
 a 4xx in the shared error body, never a 500, and must change nothing.
@@ -7,6 +7,7 @@ a 4xx in the shared error body, never a 500, and must change nothing.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -42,6 +43,20 @@ def test_a_body_over_the_upload_limit_is_a_413(api_as, personas, settings):
     # A body under the limit is read as usual.
     small = {"name": "Small", "address": "small.example.com"}
     assert client.post("/api/v1/registries/", small).status_code == 201
+
+
+def test_a_body_over_the_upload_limit_is_a_413_on_bodiless_endpoints(
+    api_as, registry_a, settings
+):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    response = _raw_post(
+        api_as("project_admin"),
+        f"/api/v1/registries/{registry_a.pk}/disable/",
+        json.dumps({"x": "y" * 200}),
+    )
+    assert_error(response, 413, "request_too_large")
+    registry_a.refresh_from_db()
+    assert registry_a.enabled
 
 
 @pytest.mark.parametrize(
@@ -116,3 +131,120 @@ def test_a_ca_pem_is_stored_as_the_page_form_stores_it(api_as, registry_a):
     assert client.patch(f"/api/v1/registries/{registry_a.pk}/", {"ca_pem": " "})
     registry_a.refresh_from_db()
     assert registry_a.ca_pem == ""
+
+
+# -- unknown fields --------------------------------------------------------------------
+
+
+def test_a_project_in_the_body_is_refused_not_turned_into_a_global_entry(
+    api_as, personas
+):
+    from registries.models import Registry
+
+    before = Registry.objects.count()
+    error = assert_error(
+        api_as("portal_admin").post(
+            "/api/v1/registries/",
+            {"project": "team-b", "name": "B's", "address": "b.example.com"},
+        ),
+        400,
+        "invalid",
+    )
+    assert set(error["fields"]) == {"project"}
+    assert "Unknown field" in error["fields"]["project"][0]
+    # project is a query parameter here: say so.
+    assert "?project=" in error["fields"]["project"][0]
+    assert Registry.objects.count() == before
+
+
+def test_a_typo_in_the_access_check_is_refused(api_as, personas):
+    error = assert_error(
+        api_as("member").post(
+            "/api/v1/access-check/",
+            {"project": "team-a", "image": "nginx:1.27", "require_exist": False},
+        ),
+        400,
+        "invalid",
+    )
+    assert set(error["fields"]) == {"require_exist"}
+    message = error["fields"]["require_exist"][0]
+    assert "Unknown field" in message and "require_exists" in message
+
+
+def test_unknown_fields_are_named_together_with_other_errors(api_as, personas):
+    error = assert_error(
+        api_as("portal_admin").post(
+            "/api/v1/registries/", {"nmae": "X", "adress": "x.example.com"}
+        ),
+        400,
+        "invalid",
+    )
+    assert set(error["fields"]) == {"nmae", "adress", "name", "address"}
+
+
+def test_bodiless_endpoints_take_an_empty_object_or_nothing(api_as, registry_a):
+    client = api_as("project_admin")
+    path = f"/api/v1/registries/{registry_a.pk}/disable/"
+    error = assert_error(client.post(path, {"enabled": True}), 400, "invalid")
+    assert set(error["fields"]) == {"enabled"}
+    assert "takes no fields" in error["fields"]["enabled"][0]
+    error = assert_error(_raw_post(client, path, "[1]"), 400, "invalid")
+    assert "no request body" in error["message"]
+    registry_a.refresh_from_db()
+    assert registry_a.enabled
+
+    assert client.post(path, {}).status_code == 200
+    response = _raw_post(client, path, "")  # no body at all
+    assert response.status_code == 200, response.content
+
+
+def test_many_unknown_fields_give_a_bounded_answer(api_as, personas):
+    body = {f"field{index}": 1 for index in range(5_000)}
+    body.update(name="Team C")
+    response = api_as("portal_admin").post("/api/v1/projects/", body)
+    error = assert_error(response, 400, "invalid")
+    assert 0 < len(error["fields"]) <= 21
+    assert len(response.content) < 20_000
+
+
+def _fill(path: str, values: dict) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), path)
+
+
+def test_every_write_operation_refuses_unknown_fields(
+    api_as, personas, registry_a, client
+):
+    """Walk the schema so a new write endpoint cannot forget the rule."""
+    from registries.models import Registry
+
+    schema = client.get("/api/v1/schema/").json()
+    values = {"slug": "team-a", "username": "carol", "id": registry_a.pk}
+    admin = api_as("portal_admin")
+    checked = []
+    for template, item in schema["paths"].items():
+        for method, operation in item.items():
+            if method not in {"post", "put", "patch", "delete"}:
+                continue
+            path = _fill(template, values)
+            send = getattr(admin, method)
+            if method == "delete":
+                response = admin.client.delete(
+                    path,
+                    data=json.dumps({"no_such_field": 1}),
+                    content_type="application/json",
+                    **admin.headers,
+                )
+            else:
+                response = send(path, {"no_such_field": 1})
+            error = assert_error(response, 400, "invalid")
+            assert "no_such_field" in error["fields"], (method, template, error)
+            checked.append((method, template))
+            if "requestBody" in operation:
+                ref = operation["requestBody"]["content"]["application/json"]
+                name = ref["schema"]["$ref"].rsplit("/", 1)[1]
+                component = schema["components"]["schemas"][name]
+                assert component["additionalProperties"] is False, name
+    assert len(checked) >= 14, checked
+    # Nothing was written: the entry, the project and its members are unchanged.
+    assert Registry.objects.filter(pk=registry_a.pk, enabled=True).exists()
+    assert admin.get("/api/v1/projects/team-a/members/carol/").status_code == 200
