@@ -47,7 +47,7 @@ def _search_page(request, *, tab: str, builtin: bool | None):
     else:
         query = None
     if query is not None:
-        if query.is_empty and not builtin:
+        if query.is_empty and not builtin and query.page == 1:
             popular = selectors.popular_images()
         results = selectors.search_repositories(
             request.user, project, query, builtin=builtin, scope=scope

@@ -100,6 +100,18 @@ def test_odd_tag_page_numbers_never_fail(client_for, personas, entries, page):
     assert "HX-Request" in fragment["Vary"]
 
 
+@pytest.mark.parametrize("params", [{"q": "team", "page": "5"}, {"page": "5"}])
+def test_a_page_past_the_end_says_so_and_leads_back(
+    client_for, personas, entries, params
+):
+    body = client_for(personas["member"]).get(SEARCH, params).content.decode()
+    assert "There is no page 5 of these results." in body
+    assert "Back to the first page" in body
+    assert "No repository matches" not in body
+    assert "Nothing has been indexed yet" not in body
+    assert "Popular images" not in body  # the first page's alone
+
+
 def test_bad_filters_are_explained_not_crashed(client_for, personas, entries):
     client = client_for(personas["member"])
     response = client.get(
