@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
@@ -146,9 +147,10 @@ def _render_crawl(request, registry: Registry):
             "overview": overview,
             "registry": registry,
             "writable": can_write_registry(request.user, registry),
-            "webhook_url": request.build_absolute_uri(
-                reverse("library_webhook", args=[registry.pk])
-            ),
+            # Registries post from where they run: PORTAL_URL, not this request.
+            "webhook_url": settings.PORTAL_URL
+            + reverse("library_webhook", args=[registry.pk]),
+            "fragment": wants_fragment(request),
             "section": "registries",
         },
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -231,8 +232,11 @@ def test_crawl_page_per_persona(
         body = response.content.decode()
         assert "Finished" in body
         assert ('id="crawl-now"' in body) is can_crawl
-        # The webhook secret is shown to the entry's writers only.
+        # The webhook secret is shown to the entry's writers only, with the
+        # address registries reach the portal at.
         assert (entries["a"].webhook_secret in body) is can_crawl
+        hook = f"url: {settings.PORTAL_URL}/library/hooks/registry/{entries['a'].pk}/"
+        assert (hook in body) is can_crawl
         # A namespaced entry does not reveal the whole source's counters.
         assert "tags seen" not in body
         assert 'id="count-repositories">3<' in body
@@ -264,7 +268,9 @@ def test_crawl_now_runs_the_crawl_and_the_page_shows_counts(
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(url, headers={"HX-Request": "true"})
     assert response.status_code == 200
+    assert "Crawl queued." in response.content.decode()  # said in the fragment
     page = client.get(crawl_url(entries["a"])).content.decode()
+    assert "Crawl queued." not in page  # ... and only there
     assert 'id="count-repositories">3<' in page
     assert 'id="count-tags">5<' in page
 
