@@ -28,6 +28,8 @@ COMMON_PLATFORMS = (
 
 # The highest page number any Library listing serves.
 MAX_PAGE = 10_000
+# The digest algorithms registries use (go-digest), with their hex lengths.
+DIGEST_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 
 
 class SearchForm(forms.Form):
@@ -64,7 +66,7 @@ class SearchForm(forms.Form):
     digest = forms.CharField(
         label=_("Digest"),
         required=False,
-        max_length=71,
+        max_length=135,
         widget=forms.TextInput(attrs={"placeholder": _("sha256:… (a prefix)")}),
     )
     label = forms.CharField(
@@ -120,11 +122,16 @@ class SearchForm(forms.Form):
             return ""
         algorithm, _sep, hexpart = raw.rpartition(":")
         algorithm = algorithm or "sha256"
-        if algorithm != "sha256" or not hexpart or not _HEX.match(hexpart):
+        if (
+            algorithm not in DIGEST_LENGTHS
+            or not hexpart
+            or not _HEX.match(hexpart)
+            or len(hexpart) > DIGEST_LENGTHS[algorithm]
+        ):
             raise ValidationError(
                 _(
-                    "A digest looks like sha256: followed by hexadecimal digits; "
-                    "the first few digits are enough."
+                    "A digest looks like sha256: (or sha512:) followed by "
+                    "hexadecimal digits; the first few digits are enough."
                 ),
                 code="digest",
             )

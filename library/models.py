@@ -111,7 +111,7 @@ class Tag(models.Model):
         Repository, on_delete=models.CASCADE, related_name="tags"
     )
     name = models.CharField(_("tag"), max_length=128)
-    digest = models.CharField(_("digest"), max_length=100)
+    digest = models.CharField(_("digest"), max_length=135)
     media_type = models.CharField(max_length=255, blank=True)
     size = models.PositiveBigIntegerField(_("size"), null=True, blank=True)
     created = models.DateTimeField(_("created"), null=True, blank=True)
@@ -252,7 +252,7 @@ class NotificationEvent(models.Model):
     action = models.CharField(max_length=20)
     repository = models.CharField(max_length=255, blank=True)
     tag = models.CharField(max_length=128, blank=True)
-    digest = models.CharField(max_length=100, blank=True)
+    digest = models.CharField(max_length=135, blank=True)
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

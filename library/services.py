@@ -1080,7 +1080,7 @@ def notification_accept(*, registry: Registry, events: list[dict]) -> dict:
                         action=action[:20],
                         repository=repository[:255],
                         tag=tag[:128],
-                        digest=digest[:100],
+                        digest=digest[:135],
                     )
             except IntegrityError:
                 counts["duplicates"] += 1

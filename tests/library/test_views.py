@@ -301,3 +301,24 @@ def test_registry_list_links_each_entry_to_its_index(client_for, personas, entri
     page = client_for(personas["project_admin"]).get(url).content.decode()
     assert reverse("library_crawl_status", args=[entries["a"].pk]) in page
     assert reverse("library_crawl", args=[entries["a"].pk]) in page
+
+
+@pytest.mark.parametrize(
+    ("raw", "cleaned"),
+    [
+        ("ABCD", "sha256:abcd"),
+        ("sha512:" + "e" * 128, "sha512:" + "e" * 128),
+        ("sha256:" + "a" * 65, None),
+        ("md5:abcd", None),
+        ("sha512:xyz", None),
+    ],
+)
+def test_digest_filter_knows_the_oci_algorithms(db, raw, cleaned):
+    from library.forms import SearchForm
+
+    form = SearchForm({"digest": raw}, registries=[])
+    assert form.is_valid() is (cleaned is not None), form.errors
+    if cleaned is not None:
+        assert form.cleaned_data["digest"] == cleaned
+    else:
+        assert "hexadecimal" in form.errors["digest"][0]
