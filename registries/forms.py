@@ -100,7 +100,8 @@ def validate_ca_pem(value: str) -> str:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     try:
         context.load_verify_locations(cadata=value)
-    except (ssl.SSLError, ValueError):
+    except (ssl.SSLError, ValueError, TypeError):
+        # TypeError: ssl takes text with characters outside ASCII for bytes.
         raise ValidationError(
             _(
                 "Paste one or more PEM certificates, each from "

@@ -328,10 +328,13 @@ class AuditEntrySerializer(serializers.Serializer):
     object_type = serializers.CharField()
     object_id = serializers.CharField()
     object_repr = serializers.CharField()
-    project = serializers.CharField(
-        source="project.slug", read_only=True, allow_null=True
+    project = serializers.SerializerMethodField(
+        help_text="Slug of the project the change belongs to (kept after a delete)."
     )
     changes = serializers.DictField(child=serializers.JSONField())
+
+    def get_project(self, entry) -> str | None:
+        return entry.project_slug or None
 
 
 class AccessCheckRequestSerializer(serializers.Serializer):

@@ -139,7 +139,13 @@ class ProjectDetailView(PortalAPIView):
     def delete(self, request, slug):
         project = selectors.project_for_user(request.user, slug)
         _require_portal_admin(request.user, _("Only portal admins delete projects."))
-        services.project_delete(acting_user=request.user, project=project)
+        try:
+            services.project_delete(acting_user=request.user, project=project)
+        except ValidationError as exc:
+            if exc.code != "builtin_repositories":
+                raise
+            # Not bad input: the project's state forbids it until images go.
+            raise Conflict(exc.messages[0], code=exc.code) from None
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -628,7 +634,8 @@ class AuditListView(ListMixin, PortalAPIView):
             "action": "action",
             "actor": "actor_name",
             "object_type": "object_type",
-            "project": "project__slug",
+            # The slug as written then: a deleted project's history stays found.
+            "project": "project_slug",
         }
         for param, lookup in filters.items():
             value = request.query_params.get(param)

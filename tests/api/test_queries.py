@@ -59,3 +59,14 @@ def test_member_and_audit_lists(api_as, personas, project_a, make_user):
             role=Role.VIEWER,
         )
     assert (_queries(client, members), _queries(client, audit)) == before
+
+
+def test_a_deleted_projects_history_is_still_found_by_its_slug(
+    api_as, personas, project_a, registry_a
+):
+    admin = api_as("portal_admin")
+    assert admin.delete("/api/v1/projects/team-a/").status_code == 204
+    history = admin.get("/api/v1/audit/?project=team-a").json()["results"]
+    actions = {entry["action"] for entry in history}
+    assert {"project.delete", "registry.create"} <= actions
+    assert {entry["project"] for entry in history} == {"team-a"}

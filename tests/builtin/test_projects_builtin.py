@@ -71,6 +71,7 @@ def test_django_admin_shows_the_refusal(indexed, personas, client_for, project_a
 def test_api_refuses_with_the_message(indexed, personas, client_for, project_a):
     client = client_for(personas["portal_admin"])
     response = client.delete("/api/v1/projects/team-a/")
-    assert 400 <= response.status_code < 500, response.content
+    assert response.status_code == 409, response.content
+    assert response.json()["error"]["code"] == "builtin_repositories"
     assert "still has 2 repositories" in response.json()["error"]["message"]
     assert Project.objects.filter(pk=project_a.pk).exists()

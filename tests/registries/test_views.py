@@ -84,6 +84,7 @@ BAD_INPUT = [
     ({"crawl_interval_minutes": "-5"}, "crawl_interval_minutes", "at most once a"),
     ({"crawl_interval_minutes": "9" * 30}, "crawl_interval_minutes", "less than or"),
     ({"ca_pem": "not a certificate"}, "ca_pem", "PEM certificate"),
+    ({"ca_pem": "zertifikat \u00fcberall"}, "ca_pem", "PEM certificate"),
 ]
 
 
