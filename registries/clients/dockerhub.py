@@ -8,8 +8,10 @@ the index are read anonymously; credentials only ever go to the token service.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from datetime import datetime
 from itertools import islice
 from typing import Any
 from urllib.parse import quote
@@ -18,8 +20,8 @@ import requests
 
 from . import errors
 from .harbor import UpfrontAuthTransport, basic_authorization, int_or_none
-from .transport import Transport, origin_of
-from .types import ClientConfig, RepositoryInfo, TagDetails
+from .transport import Transport, origin_of, retry_after_seconds
+from .types import ClientConfig, Platform, RepositoryInfo, TagDetails
 from .v1 import V1Client, full_name
 from .v2 import V2Client
 
@@ -57,6 +59,89 @@ class RateLimit:
     limit: int | None
     remaining: int | None
     window_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class HubTag:
+    """One tag as the hub API lists it: no manifest is read (no pull counted).
+
+    ``size`` is the hub's ``full_size`` (compressed); ``digest`` is the tag's
+    manifest digest when the hub gives one (or the digest of its only image).
+    """
+
+    name: str
+    digest: str = ""
+    size: int | None = None
+    last_updated: datetime | None = None
+    platforms: tuple[Platform, ...] = ()
+
+
+@dataclass(frozen=True)
+class HubTagPage:
+    """One page of a repository's tags, in the order the hub API gives them."""
+
+    tags: tuple[HubTag, ...]
+    page: int
+    page_size: int
+    count: int | None
+    has_next: bool
+
+
+def _parse_time(value: Any) -> datetime | None:
+    """Read the hub's ``2021-01-05T21:06:53.506400Z``; None when absent or bad."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def hub_tag(item: dict) -> HubTag | None:
+    """Return a ``HubTag`` from one ``results`` item (or a single-tag answer)."""
+    name = item.get("name")
+    if not isinstance(name, str) or not name:
+        return None
+    images = [i for i in item.get("images") or () if isinstance(i, dict)]
+    platforms: list[Platform] = []
+    for image in images:
+        os, arch = _text(image.get("os")), _text(image.get("architecture"))
+        # Attestation manifests are listed as unknown/unknown: not a platform.
+        if not os or not arch or "unknown" in (os, arch):
+            continue
+        platform = Platform(os, arch, _text(image.get("variant")))
+        if platform not in platforms:
+            platforms.append(platform)
+    digest = _text(item.get("digest"))
+    if not digest and len(images) == 1:
+        digest = _text(images[0].get("digest"))
+    return HubTag(
+        name=name,
+        digest=digest,
+        size=int_or_none(item.get("full_size")),
+        last_updated=_parse_time(item.get("last_updated")),
+        platforms=tuple(platforms),
+    )
+
+
+def _hub_retry_after(response: requests.Response) -> float | None:
+    """Return the wait a hub API 429 asks for, in seconds.
+
+    The registry sends ``Retry-After``; the hub API documents ``X-Retry-After``
+    as the Unix time at which calls are allowed again.
+    """
+    seconds = retry_after_seconds(response.headers.get("Retry-After"))
+    if seconds is not None:
+        return seconds
+    value = response.headers.get("X-Retry-After", "").strip()
+    try:
+        return max(0.0, float(value) - time.time()) if value else None
+    except ValueError:
+        return None
 
 
 def _rate_value(header: str | None) -> tuple[int | None, int | None]:
@@ -120,6 +205,11 @@ class DockerHubClient:
         if found is not None:
             self.rate_limit = found
 
+    def close(self) -> None:
+        """Close pooled connections to the hub API and the registry."""
+        self.hub.close()
+        self.registry.close()
+
     # -- credentials ------------------------------------------------------------
 
     def check_credentials(self) -> bool | None:
@@ -143,19 +233,46 @@ class DockerHubClient:
 
     # -- hub API ----------------------------------------------------------------
 
+    def _hub_get(
+        self, url: str, params: dict[str, Any] | None = None
+    ) -> tuple[Any, requests.Response]:
+        """GET a hub API URL; a 429 says how long to wait however the hub put it."""
+        response = self.hub.request(
+            "GET", url, params=params, auth=False, allow_status=(429,)
+        )
+        if response.status_code == 429:
+            raise errors.RateLimited(
+                f"HTTP 429 from {response.url}: the hub API asks to slow down.",
+                retry_after=_hub_retry_after(response),
+                status=429,
+                url=response.url,
+            )
+        try:
+            return response.json(), response
+        except ValueError as exc:
+            raise errors.ProtocolError(
+                f"{response.url} answered with something that is not JSON.",
+                url=response.url,
+                status=response.status_code,
+            ) from exc
+
+    @staticmethod
+    def _results(data: Any, response: requests.Response) -> list[dict]:
+        results = data.get("results") if isinstance(data, dict) else None
+        if not isinstance(results, list):
+            raise errors.ProtocolError(
+                f"{response.url} did not answer a result list.", url=response.url
+            )
+        return [item for item in results if isinstance(item, dict)]
+
     def _follow_next(self, path: str, params: dict[str, Any]) -> Iterator[dict]:
         """Yield ``results`` items of a hub API list, following absolute ``next``."""
         url: str | None = self.hub.url(path)
         query: dict[str, Any] | None = params
         seen: set[str] = set()
         for _ in range(MAX_PAGES):
-            data, response = self.hub.get_json(url, params=query, auth=False)
-            results = data.get("results") if isinstance(data, dict) else None
-            if not isinstance(results, list):
-                raise errors.ProtocolError(
-                    f"{response.url} did not answer a result list.", url=response.url
-                )
-            yield from (item for item in results if isinstance(item, dict))
+            data, response = self._hub_get(url, query)
+            yield from self._results(data, response)
             seen.add(response.url)
             url, query = data.get("next"), None
             if not url:
@@ -212,6 +329,49 @@ class DockerHubClient:
         params = {"page": 1, "page_size": MAX_PAGE_SIZE}
         tags = (item.get("name") for item in self._follow_next(path, params))
         return list(dict.fromkeys(tag for tag in tags if isinstance(tag, str)))
+
+    @staticmethod
+    def _namespaced(repository: str) -> str:
+        """Return the documented ``/v2/namespaces/<ns>/repositories/<r>`` path."""
+        namespace, name = full_name(repository).split("/", 1)
+        return (
+            f"/v2/namespaces/{quote(namespace, safe='')}"
+            f"/repositories/{quote(name, safe='')}"
+        )
+
+    def tags_page(
+        self, repository: str, *, page: int = 1, page_size: int = MAX_PAGE_SIZE
+    ) -> HubTagPage:
+        """Return one page of tags with their details: one hub API call.
+
+        The hub numbers pages from 1 and answers 404 (``NotFound``) for a
+        repository it does not know or a page past the last.
+        """
+        size = min(max(page_size, 1), MAX_PAGE_SIZE)
+        data, response = self._hub_get(
+            f"{self._namespaced(repository)}/tags",
+            {"page": max(page, 1), "page_size": size},
+        )
+        tags = [hub_tag(item) for item in self._results(data, response)]
+        return HubTagPage(
+            tags=tuple(tag for tag in tags if tag is not None),
+            page=max(page, 1),
+            page_size=size,
+            count=int_or_none(data.get("count")),
+            has_next=bool(data.get("next")),
+        )
+
+    def tag(self, repository: str, tag: str) -> HubTag:
+        """Return one tag's details from the hub API; ``NotFound`` when absent."""
+        data, response = self._hub_get(
+            f"{self._namespaced(repository)}/tags/{quote(tag, safe='')}"
+        )
+        found = hub_tag(data) if isinstance(data, dict) else None
+        if found is None:
+            raise errors.ProtocolError(
+                f"{response.url} did not answer a tag.", url=response.url
+            )
+        return found
 
     # -- registry ---------------------------------------------------------------
 

@@ -1,21 +1,33 @@
 """A fake Docker Hub: the hub API, the token service and the registry, on three ports.
 
 Faithful fake built from the documented shapes (PROTOCOLS.md, sections Docker Hub,
-V1 and V2, and the token spec); the real Docker Hub cannot be reached here. The hub
-API (``/v2/search/repositories/``, ``/v2/repositories/<ns>/<r>/tags/``, and the
-index's ``/v1/search``) answers anonymously; the registry has no catalog, wants
-official images under ``library/``, sends ``ratelimit-limit`` and
-``ratelimit-remaining`` and answers 429 with ``Retry-After`` once a manifest GET
-exceeds the limit (HEADs are not counted).
+V1 and V2, the token spec, and Docker's Hub API reference for the tag endpoints);
+the real Docker Hub cannot be reached here. The hub API (``/v2/search/repositories/``,
+``/v2/repositories/<ns>/<r>/tags/``, ``/v2/namespaces/<ns>/repositories/<r>/tags``
+and ``.../tags/<tag>``, and the index's ``/v1/search``) answers anonymously; the
+registry has no catalog, wants official images under ``library/``, sends
+``ratelimit-limit`` and ``ratelimit-remaining`` and answers 429 with
+``Retry-After`` once a manifest GET exceeds the limit (HEADs are not counted).
+
+Tags come as the reference's ``paginated_tags`` / ``tag`` schemas (``name``,
+``digest``, ``full_size``, ``last_updated``, ``images[]`` with ``os``,
+``architecture``, ``variant``, ``size``, ``digest``; ``count``, ``next``,
+``previous``), ``page_size`` defaults to 10 and is capped at 100, and a page past
+the last is a 404 (pages are Django REST framework pages). The reference documents
+no order: the fake lists newest ``last_updated`` first, ties in push order.
+``last_updated`` is the image's ``created`` unless set in ``last_updated``.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
+import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlencode
 
 from . import (
+    MT_OCI_INDEX,
     FakeServer,
     ImageStore,
     Reply,
@@ -63,6 +75,12 @@ class FakeDockerHub:
         self.hub_search_status: int | None = None
         # When set, ``next`` links of the hub API point at this base URL instead.
         self.next_base: str | None = None
+        # (repository, tag) -> last_updated, overriding the image's created time.
+        self.last_updated: dict[tuple[str, str], str] = {}
+        # When set, the hub API's tag endpoints answer 429 asking to wait this long.
+        self.tags_retry_after: int | None = None
+        # Seconds the hub API's tag endpoints wait before answering (timeouts).
+        self.tags_delay: float = 0.0
         self._tokens: dict[str, tuple[str, set[str]]] = {}
         self.hub = _Part(self, self._hub)
         self.auth = _Part(self, self._auth)
@@ -112,14 +130,34 @@ class FakeDockerHub:
         if path == "/v1/search":
             return self._index_search(request)
         parts = path.strip("/").split("/")
-        # v2/repositories/<ns>/<repo>/tags
-        if (
-            len(parts) == 5
-            and parts[:2] == ["v2", "repositories"]
-            and parts[4] == "tags"
+        # v2/repositories/<ns>/<repo>/tags[/<tag>] (PROTOCOLS.md) and the
+        # reference's v2/namespaces/<ns>/repositories/<repo>/tags[/<tag>].
+        if parts[:2] == ["v2", "repositories"] and len(parts) in (5, 6):
+            name, rest = f"{parts[2]}/{parts[3]}", parts[4:]
+        elif (
+            parts[:2] == ["v2", "namespaces"]
+            and len(parts) in (6, 7)
+            and parts[3] == "repositories"
         ):
-            return self._hub_tags(request, f"{parts[2]}/{parts[3]}")
-        return json_reply({"message": "object not found"}, 404)
+            name, rest = f"{parts[2]}/{parts[4]}", parts[5:]
+        else:
+            return json_reply({"message": "object not found"}, 404)
+        if rest[0] != "tags":
+            return json_reply({"message": "object not found"}, 404)
+        if self.tags_delay:
+            time.sleep(self.tags_delay)
+        if self.tags_retry_after is not None:
+            return json_reply(
+                {"detail": "Rate limit exceeded", "error": False},
+                429,
+                [
+                    ("Retry-After", str(self.tags_retry_after)),
+                    ("X-Retry-After", str(int(time.time()) + self.tags_retry_after)),
+                ],
+            )
+        if len(rest) == 2:
+            return self._hub_tag(name, rest[1])
+        return self._hub_tags(request, name)
 
     def _matches(self, query: str) -> list[HubRepository]:
         needle = query.lower()
@@ -139,6 +177,8 @@ class FakeDockerHub:
             query = urlencode({**params, "page": to_page, "page_size": size})
             return f"{base}{request.path}?{query}"
 
+        if page > 1 and (page - 1) * size >= len(items):
+            return json_reply({"detail": "Invalid page."}, 404)
         next_url = None
         if page * size < len(items):
             next_url = page_url(self.next_base or self.hub.url, page + 1)
@@ -180,20 +220,69 @@ class FakeDockerHub:
         ]
         return index_search_reply(request, entries)
 
+    def _image(self, digest: str) -> dict:
+        """Return an ``images[]`` item for a single-platform manifest."""
+        document = json.loads(self.store.manifests[digest].data)
+        config = json.loads(self.store.blobs[document["config"]["digest"]])
+        return {
+            "architecture": config["architecture"],
+            "features": "",
+            "variant": config.get("variant") or None,
+            "digest": digest,
+            "os": config["os"],
+            "os_features": "",
+            "os_version": None,
+            "size": self.store.manifest_size(digest),
+            "status": "active",
+            "last_pulled": None,
+            "last_pushed": config["created"],
+            "_created": config["created"],
+        }
+
+    def _tag(self, name: str, tag: str) -> dict:
+        """Render one tag as the reference's ``tag`` schema."""
+        digest = self.store.tags[name][tag]
+        manifest = self.store.manifests[digest]
+        if manifest.media_type == MT_OCI_INDEX:
+            children = json.loads(manifest.data)["manifests"]
+            images = [self._image(child["digest"]) for child in children]
+        else:
+            images = [self._image(digest)]
+        created = images[0].pop("_created") if images else None
+        for image in images:
+            image.pop("_created", None)
+        updated = self.last_updated.get((name, tag), created)
+        return {
+            "creator": 1234,
+            "id": abs(hash((name, tag))) % 10**8,
+            "images": images,
+            "last_updated": updated,
+            "last_updater": 1234,
+            "last_updater_username": "dockeruser",
+            "name": tag,
+            "repository": abs(hash(name)) % 10**8,
+            "full_size": images[0]["size"] if images else 0,
+            "v2": True,
+            "tag_status": "active",
+            "tag_last_pulled": None,
+            "tag_last_pushed": updated,
+            "media_type": manifest.media_type,
+            "content_type": "image",
+            "digest": digest,
+        }
+
+    def _hub_tag(self, name: str, tag: str) -> Reply:
+        if name not in self.repositories or tag not in self.store.tags[name]:
+            return json_reply({"message": "httperror 404: object not found"}, 404)
+        return json_reply(self._tag(name, tag))
+
     def _hub_tags(self, request: Request, name: str) -> Reply:
         if name not in self.repositories:
             return json_reply({"message": "httperror 404: object not found"}, 404)
-        tags = list(self.store.tags[name].items())
-
-        def render(item: tuple[str, str]) -> dict:
-            return {
-                "name": item[0],
-                "digest": item[1],
-                "last_updated": "2024-05-06T07:08:09.123456Z",
-                "tag_status": "active",
-            }
-
-        return self._hub_list(request, tags, 10, render)
+        rendered = [self._tag(name, tag) for tag in self.store.tags[name]]
+        # Newest first; Python's sort is stable, so ties keep push order.
+        rendered.sort(key=lambda item: item["last_updated"] or "", reverse=True)
+        return self._hub_list(request, rendered, 10, lambda item: item)
 
     # -- token service --------------------------------------------------------
 

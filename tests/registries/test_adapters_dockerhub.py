@@ -182,3 +182,114 @@ def test_wrong_credentials_are_refused(hub):
     with pytest.raises(errors.AuthFailed):
         client.describe("nginx", "1.27")
     assert client_for(hub).check_credentials() is None
+
+
+# -- tag pages with details (the Library's Docker Hub repository page) ---------------
+
+
+def test_tags_page_reads_one_page_with_details(hub):
+    page = client_for(hub).tags_page("nginx", page=1, page_size=100)
+
+    assert [tag.name for tag in page.tags] == ["1.27", "latest"]
+    assert (page.page, page.count, page.has_next) == (1, 2, False)
+    single, multi = page.tags
+    assert single.digest == hub.store.tags["library/nginx"]["1.27"]
+    assert single.size == hub.store.manifest_size(single.digest)
+    assert [str(p) for p in single.platforms] == ["linux/amd64"]
+    assert single.last_updated.isoformat() == "2024-05-06T07:08:09+00:00"
+    assert multi.digest == hub.store.tags["library/nginx"]["latest"]
+    assert [str(p) for p in multi.platforms] == ["linux/amd64", "linux/arm64/v8"]
+    [request] = hub.hub.requests
+    assert request.path == "/v2/namespaces/library/repositories/nginx/tags"
+    # Only the parameters Docker's Hub API reference documents for this list.
+    assert request.query == {"page": ["1"], "page_size": ["100"]}
+    assert hub.pulls == 0 and hub.registry.requests == []
+
+
+def test_tags_page_asks_for_the_page_shown_only(hub):
+    for i in range(130):
+        hub.store.add_image(
+            "bitnami/nginx",
+            f"2.{i}",
+            created=f"2024-01-01T00:{i // 60:02d}:{i % 60:02d}Z",
+        )
+    client = client_for(hub)
+
+    second = client.tags_page("bitnami/nginx", page=2, page_size=100)
+
+    # 131 tags, newest first as the fake's hub lists them: page 2 holds the oldest.
+    assert (second.count, second.has_next) == (131, False)
+    assert [t.name for t in second.tags] == [f"2.{i}" for i in range(30, -1, -1)]
+    [request] = hub.hub.requests
+    assert request.param("page") == "2"
+    first = client.tags_page("bitnami/nginx", page=1, page_size=100)
+    assert first.has_next is True and first.tags[0].name == "1.27"
+
+
+def test_a_tags_page_past_the_last_is_not_found(hub):
+    with pytest.raises(errors.NotFound):
+        client_for(hub).tags_page("nginx", page=3, page_size=100)
+
+
+def test_tag_reads_one_tag_directly(hub):
+    tag = client_for(hub).tag("nginx", "latest")
+
+    assert tag.name == "latest"
+    assert tag.digest == hub.store.tags["library/nginx"]["latest"]
+    [request] = hub.hub.requests
+    assert request.path == "/v2/namespaces/library/repositories/nginx/tags/latest"
+    with pytest.raises(errors.NotFound):
+        client_for(hub).tag("bitnami/nginx", "latest")
+
+
+def test_a_rate_limited_hub_api_says_how_long_to_wait(hub):
+    hub.tags_retry_after = 42
+    with pytest.raises(errors.RateLimited) as caught:
+        client_for(hub).tags_page("nginx")
+    assert caught.value.retry_after == 42
+
+
+def test_a_hub_api_429_with_x_retry_after_only_is_read(hub, monkeypatch):
+    import requests
+
+    from registries.clients.dockerhub import _hub_retry_after
+
+    response = requests.Response()
+    response.headers["X-Retry-After"] = "1000030"
+    monkeypatch.setattr("registries.clients.dockerhub.time.time", lambda: 1000000.0)
+    assert _hub_retry_after(response) == 30
+
+
+def test_hub_tag_reads_the_reference_example():
+    """Parse the example of Docker's Hub API reference (``paginated_tags``)."""
+    from registries.clients.dockerhub import hub_tag
+
+    item = {
+        "creator": 1234,
+        "full_size": 123456,
+        "id": 12345,
+        "images": [
+            {
+                "architecture": "amd64",
+                "features": None,
+                "last_pulled": None,
+                "last_pushed": "2021-01-05T21:06:53.506400Z",
+                "os": "linux",
+                "os_features": None,
+                "os_version": None,
+                "size": 123456,
+                "status": "active",
+                "variant": None,
+            },
+            {"architecture": "unknown", "os": "unknown", "digest": "sha256:att"},
+        ],
+        "last_updated": "2021-01-05T21:06:53.506400Z",
+        "name": "latest",
+        "tag_status": "active",
+    }
+    tag = hub_tag(item)
+    assert (tag.name, tag.size, tag.digest) == ("latest", 123456, "")
+    assert [str(p) for p in tag.platforms] == ["linux/amd64"]
+    assert tag.last_updated.year == 2021
+    assert hub_tag({"name": "x", "last_updated": "yesterday"}).last_updated is None
+    assert hub_tag({"digest": "sha256:no-name"}) is None
