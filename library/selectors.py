@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -777,7 +779,12 @@ def docker_hub_entry(scope: Scope) -> Registry | None:
 
 @dataclass
 class RepositoryPage:
-    """A repository with one page of its tags, as the repository page shows it."""
+    """A repository with one page of its tags, as the repository page shows it.
+
+    ``default_tag`` is the tag the pull command offers when known beyond the
+    tags shown (a live registry: ``latest`` when it exists, else the newest);
+    ``missing`` says a live registry has no such repository.
+    """
 
     registry: Registry
     name: str
@@ -787,6 +794,9 @@ class RepositoryPage:
     has_next: bool = False
     live: bool = False
     notice: str = ""
+    default_tag: str = ""
+    tag_count: int | None = None
+    missing: bool = False
 
     @property
     def insecure(self) -> bool:
@@ -802,6 +812,8 @@ class RepositoryPage:
     @property
     def default_pull(self) -> str:
         """Return the pull command for ``latest``, else for the newest tag shown."""
+        if self.default_tag:
+            return self.pull_command(self.default_tag)
         names = [tag.name for tag in self.tags]
         if "latest" in names or not names:
             return self.pull_command("latest")
@@ -828,7 +840,7 @@ def repository_detail(
     if not scope.allows(entry, name):
         raise Http404(_("This repository is outside the registry's namespace."))
     if scope.is_live(entry):
-        return _live_detail(entry, name)
+        return _live_detail(entry, name, tag_page)
     source = scope.sources.get(entry.pk)
     repository = (
         Repository.objects.filter(source=source, name=name).first() if source else None
@@ -853,47 +865,255 @@ def repository_detail(
 
 @dataclass
 class LiveTag:
-    """A tag listed live (no details: the registry is not crawled)."""
+    """A tag listed live: what the registry's own listing says, nothing crawled."""
 
     name: str
     digest: str = ""
     size: int | None = None
     created: datetime | None = None
+    updated: datetime | None = None
     platforms: tuple = ()
     labels: dict = field(default_factory=dict)
 
+    @property
+    def short_digest(self) -> str:
+        algorithm, _sep, hexpart = self.digest.partition(":")
+        return f"{algorithm}:{hexpart[:12]}" if hexpart else self.digest
 
-def _live_detail(entry: Registry, name: str) -> RepositoryPage:
-    cache_key = (
-        "library:live-tags:"
-        + hashlib.sha256(f"{source_key(entry)}\x00{name}".encode()).hexdigest()
-    )
-    tags = cache.get(cache_key)
-    notice = ""
-    if tags is None:
-        adapter = open_adapter(entry, read_timeout=settings.LIBRARY_LIVE_SEARCH_TIMEOUT)
-        try:
-            tags = sorted(adapter.list_tags(name))[:TAGS_PAGE_SIZE]
-            cache.set(cache_key, tags, settings.LIBRARY_LIVE_SEARCH_CACHE_SECONDS)
-        except errors.NotFound:
-            raise Http404(_("No such repository on this registry.")) from None
-        except errors.RegistryError as exc:
-            tags = []
-            notice = _("The registry could not be asked for tags just now: %s") % (
-                exc.message
+
+def _live_key(kind: str, entry: Registry, *parts: object) -> str:
+    """Return a cache key for live answers of ``entry``'s source (not its name)."""
+    text = "\x00".join([repr(source_key(entry)), *map(str, parts)])
+    return f"library:live-{kind}:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+class _LiveAdapter:
+    """Open a registry adapter on first use only (cached pages need none)."""
+
+    def __init__(self, entry: Registry) -> None:
+        self.entry = entry
+        self._adapter = None
+
+    def __enter__(self) -> _LiveAdapter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        close = getattr(self._adapter, "close", None)
+        if close:
+            close()
+
+    def get(self):
+        if self._adapter is None:
+            self._adapter = open_adapter(
+                self.entry, read_timeout=settings.LIBRARY_LIVE_SEARCH_TIMEOUT
             )
-        finally:
-            close = getattr(adapter, "close", None)
-            if close:
-                close()
-    return RepositoryPage(
+        return self._adapter
+
+
+def _live_failure(entry: Registry, exc: errors.RegistryError) -> str:
+    """Return what a person reads when a live registry fails; remember a pause.
+
+    A rate limit is honoured for as long as the registry asked (up to an hour);
+    another passing failure leaves the registry alone ``LIVE_FAILURE_SECONDS``,
+    so a registry that does not answer costs one timeout, not one per click.
+    """
+    if isinstance(exc, errors.RateLimited):
+        wait = min(max(exc.retry_after or LIVE_FAILURE_SECONDS, 1), 3600)
+        cache.set(
+            _live_key("tags-wait", entry),
+            {"until": time.time() + wait, "rate_limited": True, "message": ""},
+            int(wait) + 1,
+        )
+        return _rate_limited_message(entry, wait)
+    if isinstance(exc, errors.Timeout):
+        message = _(
+            "%(registry)s did not answer within %(seconds)s seconds; "
+            "try again in a moment."
+        ) % {
+            "registry": entry.name,
+            "seconds": f"{settings.LIBRARY_LIVE_SEARCH_TIMEOUT:g}",
+        }
+    else:
+        message = _("%(registry)s could not be asked for tags just now: %(error)s") % {
+            "registry": entry.name,
+            "error": exc.message,
+        }
+    if exc.retryable:
+        cache.set(
+            _live_key("tags-wait", entry),
+            {
+                "until": time.time() + LIVE_FAILURE_SECONDS,
+                "rate_limited": False,
+                "message": message,
+            },
+            LIVE_FAILURE_SECONDS,
+        )
+    return message
+
+
+def _rate_limited_message(entry: Registry, seconds: float) -> str:
+    return _(
+        "%(registry)s is limiting requests just now; try again in %(seconds)s seconds."
+    ) % {"registry": entry.name, "seconds": max(1, math.ceil(seconds))}
+
+
+def _live_pause(entry: Registry) -> str:
+    """Return the message of a pause still running for ``entry``, else ``""``."""
+    wait = cache.get(_live_key("tags-wait", entry))
+    if not isinstance(wait, dict) or wait.get("until", 0) <= time.time():
+        return ""
+    if wait.get("rate_limited"):
+        return _rate_limited_message(entry, wait["until"] - time.time())
+    return wait.get("message") or ""
+
+
+def _cached_live(key: str, fetch):
+    value = cache.get(key)
+    if value is None:
+        value = fetch()
+        cache.set(key, value, settings.LIBRARY_LIVE_SEARCH_CACHE_SECONDS)
+    return value
+
+
+def _live_detail(entry: Registry, name: str, tag_page: int) -> RepositoryPage:
+    page = RepositoryPage(
         registry=entry,
         name=name,
         repository=None,
-        tags=[LiveTag(name=t) for t in tags],
+        tags=[],
+        tag_page=tag_page,
         live=True,
-        notice=notice,
     )
+    with _LiveAdapter(entry) as adapter:
+        try:
+            if entry.is_docker_hub:
+                _hub_tags(page, adapter)
+            else:
+                _listed_tags(page, adapter)
+        except _LivePaused as paused:
+            page.notice = str(paused)
+    for tag in page.tags:
+        tag.pull_command = page.pull_command(tag.name)
+    return page
+
+
+class _LivePaused(Exception):
+    """The registry is left alone for now (rate limited or failing)."""
+
+
+def _live_call(entry: Registry, call):
+    """Run ``call`` unless ``entry`` is paused; turn failures into ``_LivePaused``.
+
+    ``NotFound`` passes through: it is an answer, not a failure.
+    """
+    paused = _live_pause(entry)
+    if paused:
+        raise _LivePaused(paused)
+    try:
+        return call()
+    except errors.NotFound:
+        raise
+    except errors.RegistryError as exc:
+        raise _LivePaused(_live_failure(entry, exc)) from exc
+
+
+def _hub_tags(page: RepositoryPage, adapter: _LiveAdapter) -> None:
+    """Fill ``page`` from one of Docker Hub's own tag pages (cached briefly).
+
+    Only the page shown is read; the pull command offers ``latest`` when the
+    hub has it (asked for directly), else the newest tag of the first page.
+    """
+    entry, name = page.registry, page.name
+
+    def hub_page(number: int):
+        return _cached_live(
+            _live_key("hub-tags", entry, name, number, TAGS_PAGE_SIZE),
+            lambda: _live_call(
+                entry,
+                lambda: adapter.get().tags_page(
+                    name, page=number, page_size=TAGS_PAGE_SIZE
+                ),
+            ),
+        )
+
+    try:
+        shown = hub_page(page.tag_page)
+    except errors.NotFound:
+        if page.tag_page == 1:
+            page.missing = True
+            page.notice = _("%(registry)s has no public repository named %(name)s.") % {
+                "registry": entry.name,
+                "name": name,
+            }
+        else:
+            page.notice = _("%(registry)s lists no page %(page)s of tags.") % {
+                "registry": entry.name,
+                "page": page.tag_page,
+            }
+        return
+    page.tags = [
+        LiveTag(
+            name=tag.name,
+            digest=tag.digest,
+            size=tag.size,
+            updated=tag.last_updated,
+            platforms=tuple(str(p) for p in tag.platforms),
+        )
+        for tag in shown.tags
+    ]
+    page.has_next = shown.has_next
+    page.tag_count = shown.count
+    if any(tag.name == "latest" for tag in shown.tags) or _hub_has_latest(
+        entry, name, adapter
+    ):
+        page.default_tag = "latest"
+        return
+    first = shown
+    if page.tag_page != 1:
+        try:
+            first = hub_page(1)
+        except (errors.NotFound, _LivePaused):
+            pass  # offer the newest tag of the page shown instead
+    dated = [tag for tag in first.tags if tag.last_updated]
+    if dated:
+        page.default_tag = max(dated, key=lambda tag: tag.last_updated).name
+    elif first.tags:
+        page.default_tag = first.tags[0].name
+
+
+def _hub_has_latest(entry: Registry, name: str, adapter: _LiveAdapter) -> bool:
+    """Ask the hub for the ``latest`` tag itself (cached); False when unknown."""
+    key = _live_key("hub-latest", entry, name)
+    known = cache.get(key)
+    if isinstance(known, bool):
+        return known
+    try:
+        _live_call(entry, lambda: adapter.get().tag(name, "latest"))
+        known = True
+    except errors.NotFound:
+        known = False
+    except _LivePaused:
+        return False  # not remembered: the next view asks again
+    cache.set(key, known, settings.LIBRARY_LIVE_SEARCH_CACHE_SECONDS)
+    return known
+
+
+def _listed_tags(page: RepositoryPage, adapter: _LiveAdapter) -> None:
+    """Fill ``page`` from a registry's whole tag list (cached), one page of it."""
+    entry, name = page.registry, page.name
+    try:
+        names = _cached_live(
+            _live_key("tags", entry, name),
+            lambda: sorted(_live_call(entry, lambda: adapter.get().list_tags(name))),
+        )
+    except errors.NotFound:
+        raise Http404(_("No such repository on this registry.")) from None
+    offset = (page.tag_page - 1) * TAGS_PAGE_SIZE
+    page.tags = [LiveTag(name=t) for t in names[offset : offset + TAGS_PAGE_SIZE]]
+    page.has_next = len(names) > offset + TAGS_PAGE_SIZE
+    page.tag_count = len(names)
+    if "latest" in names:
+        page.default_tag = "latest"
 
 
 # -- crawl page ----------------------------------------------------------------------
