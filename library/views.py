@@ -123,7 +123,11 @@ def repository(request, registry_id: int, name: str):
     )
     template = page_or_fragment(request, "library/repository.html", "tags")
     return render(
-        request, template, {"page": page, "section": "library", "tab": "repositories"}
+        request,
+        template,
+        {"page": page, "section": "library", "tab": "repositories"},
+        # A live registry without that repository: the page says so, as a 404.
+        status=404 if page.missing else 200,
     )
 
 

@@ -207,7 +207,7 @@ def test_an_unknown_repository_is_a_message_not_an_error(
     response = client_for(personas["member"]).get(_url(hub_entry, "someone/nothing"))
 
     html = response.content.decode()
-    assert response.status_code != 500
+    assert response.status_code == 404
     assert "Docker Hub has no public repository named someone/nothing." in html
     assert 'id="pull-command"' not in html
     # No tag of a missing repository is asked for.
