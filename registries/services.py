@@ -219,7 +219,11 @@ def registry_trust_certificate(
     """Trust the certificate the admin was shown for this entry (trust on first use)."""
     _refuse_builtin(registry)
     before = _snapshot(registry)
-    registry.ca_pem = pem.strip() + "\n"
+    # Added to what the admin trusted before, never replacing it.
+    kept, new = registry.ca_pem.strip(), pem.strip()
+    registry.ca_pem = (
+        f"{kept}\n{new}" if kept and new not in kept else kept or new
+    ) + "\n"
     registry.pinned_sha256 = ""
     registry.updated_by = acting_user
     registry.full_clean()

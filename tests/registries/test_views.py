@@ -440,6 +440,32 @@ def test_an_untrusted_certificate_can_be_trusted_after_looking_at_it(
     assert entry.changes["ca_pem"] == ["", "set"]
 
 
+def test_trusting_a_certificate_keeps_the_bundle_trusted_before(
+    https_registry, project_a, personas, real_verify
+):
+    from registries.services import registry_trust_presented_certificate
+    from tests.support.certs import TestCA
+
+    earlier = TestCA("Earlier CA").cert_pem.strip()
+    registry = registry_create(
+        acting_user=personas["project_admin"],
+        project=project_a,
+        name="Private TLS",
+        address=https_registry.url,
+        ca_pem=earlier,
+    )
+    presented = fetch_certificate(https_registry.host, https_registry.port)
+    registry_trust_presented_certificate(
+        acting_user=personas["project_admin"],
+        registry=registry,
+        approved_sha256=presented.sha256_fingerprint,
+    )
+    registry.refresh_from_db()
+    assert registry.ca_pem.startswith(earlier)
+    assert presented.pem.strip() in registry.ca_pem
+    assert registry.verify_status == "ok"
+
+
 def test_verify_checks_credentials(basic_registry, team_admin, project_a, real_verify):
     username, password = basic_registry.credentials
     url = reverse("registry_project_verify_form", args=["team-a"])
