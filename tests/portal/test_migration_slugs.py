@@ -1,4 +1,4 @@
-"""Migration 0003: invalid slugs lower-cased when unambiguous, audit rows backfilled."""
+"""Migrations 0003 and 0004: slugs lower-cased when safe, audit rows backfilled."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ from django.apps import apps
 
 from portal.models import AuditEntry, Project
 
-migration = importlib.import_module(
-    "portal.migrations.0003_project_slug_registry_namespace_audit_project"
-)
+migration = importlib.import_module("portal.migrations.0004_project_slug_existing_rows")
 
 
 def test_upper_case_slugs_are_lower_cased_and_audited(db):
@@ -67,3 +65,36 @@ def test_backfill_keeps_deleted_projects_findable(db):
     ]
     assert set(gone.values_list("project_name", flat=True)) == {"Gone"}
     assert AuditEntry.objects.get(action="registry.create").project_slug == ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migrating_from_0002_with_an_upper_case_slug_and_audit_rows():
+    """The real migrations, on the suite's database (PostgreSQL in CI).
+
+    Writing rows and building an index in one transaction fails on PostgreSQL
+    ("pending trigger events"); this runs 0003 and 0004 as ``migrate`` does.
+    """
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    start = [("portal", "0002_api_token")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(start)
+    old = executor.loader.project_state(start).apps
+    project = old.get_model("portal", "Project").objects.create(
+        name="Team C", slug="Team-C"
+    )
+    old.get_model("portal", "AuditEntry").objects.create(
+        action="project.create", object_type="project", project_id=project.pk
+    )
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    project = Project.objects.get(name="Team C")
+    assert project.slug == "team-c"
+    assert set(
+        AuditEntry.objects.filter(project=project).values_list(
+            "project_slug", flat=True
+        )
+    ) == {"team-c"}
