@@ -722,14 +722,18 @@ _COUNTERS = (
 
 
 def _stale(crawl: Crawl, now: datetime | None = None) -> bool:
-    """Return whether an active crawl's worker seems gone."""
+    """Return whether an active crawl's worker seems gone.
+
+    A queued crawl counts from when it is due: its creation, or for a retry
+    the end of its countdown (kept in ``heartbeat_at``), so a crawl waiting
+    out a registry's Retry-After is not taken for lost.
+    """
     now = now or timezone.now()
     if crawl.status == CrawlStatus.RUNNING:
         beat = crawl.heartbeat_at or crawl.started_at or crawl.created_at
         return now - beat > timedelta(seconds=settings.LIBRARY_CRAWL_STALE_SECONDS)
-    return now - crawl.created_at > timedelta(
-        seconds=settings.LIBRARY_CRAWL_QUEUED_STALE_SECONDS
-    )
+    due = max(crawl.created_at, crawl.heartbeat_at or crawl.created_at)
+    return now - due > timedelta(seconds=settings.LIBRARY_CRAWL_QUEUED_STALE_SECONDS)
 
 
 def _enqueue(crawl_id: int) -> None:
@@ -895,11 +899,12 @@ def crawl_run(
                 # Honour the registry's Retry-After (a rate limit), up to an hour.
                 countdown = min(3600, max(countdown, math.ceil(retry_after)))
             crawl.status = CrawlStatus.QUEUED
+            crawl.heartbeat_at = timezone.now() + timedelta(seconds=countdown)
             crawl.error_code = exc.code
             crawl.error_message = _(
                 "Attempt %(n)s failed: %(error)s Trying again in %(s)s seconds."
             ) % {"n": attempt + 1, "error": _sentence(exc.message), "s": countdown}
-            _save_state(crawl, "status", "error_code", "error_message")
+            _save_state(crawl, "status", "heartbeat_at", "error_code", "error_message")
             raise CrawlRetry(countdown) from exc
         _finish(
             crawl, CrawlStatus.FAILED, code=exc.code, message=_sentence(exc.message)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.conf import settings
 
 from library import services
 from library.models import Crawl, CrawlSource, CrawlStatus, Repository, Tag
@@ -216,6 +219,13 @@ def test_a_rate_limited_crawl_waits_as_long_as_the_registry_asks(personas):
     assert crawl.status == CrawlStatus.QUEUED
     assert crawl.error_code == "rate_limited"
     assert "900 seconds" in crawl.error_message
+
+    # Waiting out the limit is not being lost: the schedule neither replaces
+    # it nor marks it interrupted, until the stale window after it is due.
+    stale = timedelta(seconds=settings.LIBRARY_CRAWL_QUEUED_STALE_SECONDS)
+    almost = crawl.created_at + stale + timedelta(seconds=600)
+    assert services._stale(crawl, almost) is False
+    assert services._stale(crawl, almost + timedelta(seconds=400)) is True
 
 
 def test_only_one_crawl_per_source_at_a_time(seeded_registry, make_entry):
