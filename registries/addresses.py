@@ -152,14 +152,22 @@ def host_port(address: str) -> str:
 
 
 def _same_machine_key(host: str) -> str:
-    """Return ``canonical_host``, with every loopback name folded into one."""
+    """Return ``canonical_host``, with every name of this machine folded into one.
+
+    Loopback addresses, ``localhost`` and names under it, the unspecified
+    addresses (``0.0.0.0`` and ``::`` reach this machine on Linux) and their
+    IPv4-mapped forms. Other DNS aliases of a host are not known here.
+    """
     value = canonical_host(host)
-    if value == "localhost":
+    if value == "localhost" or value.endswith(".localhost"):
         return "loopback"
     try:
-        return "loopback" if ipaddress.ip_address(value).is_loopback else value
+        ip = ipaddress.ip_address(value)
     except ValueError:
         return value
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return "loopback" if ip.is_loopback or ip.is_unspecified else value
 
 
 def address_serves(address: str, hostname: str, port: int | None) -> bool:

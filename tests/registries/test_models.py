@@ -300,6 +300,12 @@ def builtin_entry(db):
         ("localhost:5443", False),
         ("[::1]:5443", False),
         ("http://127.0.0.1:5443", True),
+        # Other names of this machine.
+        ("0.0.0.0:5443", False),
+        ("[::]:5443", False),
+        ("[::ffff:127.0.0.1]:5443", False),
+        ("registry.localhost:5443", False),
+        ("127.9.9.9:5443", False),
     ],
 )
 def test_the_builtin_address_cannot_be_added_again(
