@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
@@ -20,6 +19,7 @@ from library import selectors, services
 from library.forms import COMMON_PLATFORMS, MAX_PAGE, SearchForm
 from portal.htmx import page_or_fragment, wants_fragment
 from portal.selectors import is_portal_admin
+from registries.builtin.config import webhook_url
 from registries.models import Registry
 from registries.selectors import (
     can_write_registry,
@@ -152,8 +152,7 @@ def _render_crawl(request, registry: Registry):
             "registry": registry,
             "writable": can_write_registry(request.user, registry),
             # Registries post from where they run: PORTAL_URL, not this request.
-            "webhook_url": settings.PORTAL_URL
-            + reverse("library_webhook", args=[registry.pk]),
+            "webhook_url": webhook_url(registry),
             "fragment": wants_fragment(request),
             "section": "registries",
         },

@@ -11,7 +11,6 @@ import dataclasses
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -35,6 +34,7 @@ from portal.api.pagination import (
 )
 from registries import selectors as registry_selectors
 from registries import services as registry_services
+from registries.builtin.config import webhook_url
 
 
 def _require_portal_admin(user, message: str) -> None:
@@ -408,9 +408,7 @@ def _crawl_overview_data(request, registry, project=None):
         "show_errors": overview.show_counters or writable,
     }
     if writable:
-        context["webhook_url"] = request.build_absolute_uri(
-            reverse("library_webhook", args=[registry.pk])
-        )
+        context["webhook_url"] = webhook_url(registry)
     return s.CrawlOverviewSerializer(overview, context=context).data
 
 

@@ -201,6 +201,11 @@ def test_crawl_status_progress_and_counts(api_as, indexed):
     assert body["webhook"] is None  # viewers do not get the secret
     admin_view = api_as("project_admin").get(f"/api/v1/registries/{entry.pk}/crawls/")
     assert admin_view.json()["webhook"]["secret"] == entry.webhook_secret
+    # Where registries reach the portal (PORTAL_URL), not this request's host.
+    from django.conf import settings
+
+    hook = f"{settings.PORTAL_URL}/library/hooks/registry/{entry.pk}/"
+    assert admin_view.json()["webhook"]["url"] == hook
     # The registry list carries the latest crawl too.
     rows = api_as("member").get("/api/v1/registries/?project=team-a").json()["results"]
     assert {r["id"]: r["crawl"] and r["crawl"]["status"] for r in rows}[entry.pk] == (
