@@ -97,11 +97,16 @@ def validate_ca_pem(value: str) -> str:
     """Return ``value`` if it holds PEM certificates a TLS client can trust."""
     if not value.strip():
         return ""
+    if not value.isascii():
+        # ssl reads PEM only as ASCII: it raises TypeError rather than refuse.
+        raise ValidationError(
+            _("PEM certificates are plain ASCII text; remove other characters."),
+            code="pem",
+        )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     try:
         context.load_verify_locations(cadata=value)
-    except (ssl.SSLError, ValueError, TypeError):
-        # TypeError: ssl takes text with characters outside ASCII for bytes.
+    except (ssl.SSLError, ValueError):
         raise ValidationError(
             _(
                 "Paste one or more PEM certificates, each from "

@@ -271,11 +271,6 @@ class RegistryWriteSerializer(serializers.Serializer):
     )
 
     def validate_ca_pem(self, value: str) -> str:
-        if not value.isascii():
-            # ssl reads PEM only as ASCII: it raises TypeError rather than refuse.
-            raise serializers.ValidationError(
-                _("PEM certificates are plain ASCII text; remove other characters.")
-            )
         # The page form's check, so both refuse what no TLS client could trust.
         try:
             return registry_forms.validate_ca_pem(value)
