@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from library.selectors import PAGE_SIZE, SORTS, SearchQuery
-from registries.addresses import normalize_namespace
+from registries.addresses import DIGEST_HEX_LENGTHS, normalize_namespace
 
 _HEX = re.compile(r"^[0-9a-f]+$")
 _PLATFORM = re.compile(r"^[a-z0-9_.-]+/[a-z0-9_.-]+$")
@@ -28,8 +28,6 @@ COMMON_PLATFORMS = (
 
 # The highest page number any Library listing serves.
 MAX_PAGE = 10_000
-# The digest algorithms registries use (go-digest), with their hex lengths.
-DIGEST_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 
 
 class SearchForm(forms.Form):
@@ -123,10 +121,10 @@ class SearchForm(forms.Form):
         algorithm, _sep, hexpart = raw.rpartition(":")
         algorithm = algorithm or "sha256"
         if (
-            algorithm not in DIGEST_LENGTHS
+            algorithm not in DIGEST_HEX_LENGTHS
             or not hexpart
             or not _HEX.match(hexpart)
-            or len(hexpart) > DIGEST_LENGTHS[algorithm]
+            or len(hexpart) > DIGEST_HEX_LENGTHS[algorithm]
         ):
             raise ValidationError(
                 _(

@@ -27,6 +27,7 @@ from library.services import open_adapter
 from portal.models import Project
 from registries.addresses import (
     DEFAULT_PORTS,
+    DIGEST_HEX_LENGTHS,
     PATH_COMPONENT,
     address_serves,
     canonical_host,
@@ -44,8 +45,6 @@ _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DIGEST = re.compile(
     r"^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-zA-Z=_-]+$"
 )
-# go-digest's algorithms and the length of their lower-case hex encodings.
-_DIGEST_HEX_LENGTH = {"sha256": 64, "sha384": 96, "sha512": 128}
 
 
 @dataclass(frozen=True)
@@ -125,7 +124,7 @@ def parse_reference(raw: str) -> ImageReference:
         if not _DIGEST.match(digest):
             raise _invalid(raw, _("the digest must look like sha256:<64 hex digits>."))
         algorithm, _sep, encoded = digest.partition(":")
-        expected = _DIGEST_HEX_LENGTH.get(algorithm)
+        expected = DIGEST_HEX_LENGTHS.get(algorithm)
         if expected is None:
             raise _invalid(
                 raw,

@@ -15,6 +15,8 @@ ADDRESS_MAX_LENGTH = 255
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 # One path component of a repository name, per the distribution reference grammar.
 PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$")
+# The digest algorithms registries use (go-digest), with their hex lengths.
+DIGEST_HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 
 
 def normalize_address(raw: str) -> str:
