@@ -969,9 +969,9 @@ def crawl_schedule_due(*, now: datetime | None = None) -> list[Crawl]:
             if latest.is_active and not _stale(latest, now):
                 continue
             due = latest.created_at + timedelta(minutes=min(intervals))
-            # An entry added or edited since (a wider namespace, say) is read at
-            # the next tick rather than after the interval.
-            changed = any(e.updated_at > latest.created_at for e in entries)
+            # An enabled entry added or edited since (a wider namespace, say)
+            # is read at the next tick rather than after the interval.
+            changed = any(e.updated_at > latest.created_at for e in enabled)
             if latest.is_active is False and due > now and not changed:
                 continue
         queued.append(crawl_request(source=source, trigger=CrawlTrigger.SCHEDULE))

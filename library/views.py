@@ -13,11 +13,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
-from django.views.decorators.vary import vary_on_headers
 
 from library import selectors, services
 from library.forms import COMMON_PLATFORMS, MAX_PAGE, SearchForm
-from portal.htmx import page_or_fragment, wants_fragment
+from portal.htmx import page_or_fragment, vary_on_htmx, wants_fragment
 from portal.selectors import is_portal_admin
 from registries.builtin.config import webhook_url
 from registries.models import Registry
@@ -86,7 +85,7 @@ def _without_page(request) -> str:
 
 @require_GET
 @login_required
-@vary_on_headers("HX-Request")
+@vary_on_htmx
 def repositories(request):
     """Library > All Repositories > Repositories: search, filters, popular images."""
     return _search_page(request, tab="repositories", builtin=None)
@@ -94,7 +93,7 @@ def repositories(request):
 
 @require_GET
 @login_required
-@vary_on_headers("HX-Request")
+@vary_on_htmx
 def builtin_repositories(request):
     """Library > All Repositories > Built-In Repositories.
 
@@ -111,7 +110,7 @@ def builtin_repositories(request):
 
 @require_GET
 @login_required
-@vary_on_headers("HX-Request")
+@vary_on_htmx
 def repository(request, registry_id: int, name: str):
     """Show one repository: its tags and the pull command."""
     try:

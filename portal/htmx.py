@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.views.decorators.vary import vary_on_headers
+
 
 def wants_fragment(request) -> bool:
     """Return whether htmx asks to swap part of the page.
@@ -19,3 +21,7 @@ def page_or_fragment(request, page: str, partial: str) -> str:
     The fragment comes from the page template itself, so the two never drift.
     """
     return f"{page}#{partial}" if wants_fragment(request) else page
+
+
+# Every header ``wants_fragment`` reads: caches must keep their answers apart.
+vary_on_htmx = vary_on_headers("HX-Request", "HX-Boosted", "HX-History-Restore-Request")

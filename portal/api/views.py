@@ -142,7 +142,7 @@ class ProjectDetailView(PortalAPIView):
         try:
             services.project_delete(acting_user=request.user, project=project)
         except ValidationError as exc:
-            if exc.code != "builtin_repositories":
+            if getattr(exc, "code", None) != "builtin_repositories":
                 raise
             # Not bad input: the project's state forbids it until images go.
             raise Conflict(exc.messages[0], code=exc.code) from None

@@ -166,7 +166,7 @@ def record_failure(username: str, address: str) -> int:
 
     Failures are counted per (username, address) and per address whatever the
     username, so one password tried on many users is slowed down too. Returns
-    the first count.
+    the per-(username, address) count.
     """
     _count(_address_key(address))
     return _count(_throttle_key(username, address))

@@ -13,10 +13,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from portal.htmx import page_or_fragment, wants_fragment
+from portal.htmx import page_or_fragment, vary_on_htmx, wants_fragment
 from portal.selectors import can_manage_project, project_for_user
 from registries.builtin import keys, selectors, services
 from registries.builtin.forms import PersonalTokenForm, RobotForm
@@ -207,7 +206,7 @@ def builtin_tab_context(request) -> dict:
 
 @require_GET
 @login_required
-@vary_on_headers("HX-Request")
+@vary_on_htmx
 def builtin_repository_list(request):
     """Library > All Repositories > Built-In Repositories: grouped by project."""
     template = "registries/builtin/repositories.html"

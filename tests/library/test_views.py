@@ -87,6 +87,8 @@ def test_going_back_to_an_uncached_search_gets_the_whole_page(
     body = client.get(SEARCH, {"q": "webshop"}, headers=headers).content.decode()
     assert "<html" in body
     assert "team-a/webshop" in body
+    response = client.get(SEARCH, {"q": "webshop"})
+    assert "HX-History-Restore-Request" in response["Vary"]
 
 
 @pytest.mark.parametrize("page", ["0", "-3", "abc", "99999", "9" * 30])
