@@ -2,9 +2,10 @@
 
 With no broker configured (the embedded default), ``apply_async`` runs tasks on a
 small in-process thread pool, so a request that enqueues work still answers at
-once; a ``countdown``/``eta`` (retries included) waits on a timer first, as a
-worker would. ``PORTAL_INPROCESS_THREADS = 0`` runs them synchronously instead
-(tests).
+once; a ``countdown``/``eta`` (retries included) waits on a timer thread first,
+as a worker would. A task still waiting is lost if the process stops; for
+crawls the schedule notices and queues them again. ``PORTAL_INPROCESS_THREADS
+= 0`` runs them synchronously instead (tests).
 """
 
 import os

@@ -106,22 +106,6 @@ def project_update(*, acting_user, project: Project, **fields) -> Project:
     return project
 
 
-def builtin_repository_count(project: Project) -> int:
-    """Return how many repositories the built-in registry's index holds for it."""
-    from library.models import Repository
-    from library.selectors import sources_for_entries
-    from registries.models import Registry
-
-    builtin = list(Registry.objects.filter(is_builtin=True))
-    sources = sources_for_entries(builtin).values()
-    if not sources:
-        return 0
-    return Repository.objects.filter(
-        source__in=[source.pk for source in sources],
-        name__startswith=f"{project.slug}/",
-    ).count()
-
-
 @transaction.atomic
 def project_delete(*, acting_user, project: Project) -> None:
     """Delete an empty project with its entries, members and robots, all audited.
@@ -133,6 +117,9 @@ def project_delete(*, acting_user, project: Project) -> None:
     project = Project.objects.select_for_update().filter(pk=project.pk).first()
     if project is None:
         return  # deleted meanwhile
+    # Registries build on projects: imported here, not at module level.
+    from registries.builtin.selectors import builtin_repository_count
+
     held = builtin_repository_count(project)
     if held:
         raise ValidationError(

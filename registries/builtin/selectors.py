@@ -232,3 +232,18 @@ def builtin_namespaces(user) -> list[str] | None:
     if is_portal_admin(user):
         return None
     return sorted(grants_for_user(user).projects)
+
+
+def builtin_repository_count(project: Project) -> int:
+    """Return how many repositories the built-in index holds under ``project``."""
+    from library.models import Repository
+    from library.selectors import sources_for_entries
+
+    builtin = list(Registry.objects.filter(is_builtin=True))
+    sources = sources_for_entries(builtin).values()
+    if not sources:
+        return 0
+    return Repository.objects.filter(
+        source__in=[source.pk for source in sources],
+        name__startswith=f"{project.slug}/",
+    ).count()
