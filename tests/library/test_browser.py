@@ -71,6 +71,7 @@ def test_search_filter_and_open_a_repository(
     expect(
         page.get_by_role("heading", name="All Repositories", exact=True)
     ).to_be_visible()
+    page.wait_for_load_state("load")  # htmx has wired the page up
 
     page.evaluate("window.portolanMarker = 'same page'")
     page.get_by_role("searchbox").fill("frontend")  # a label value: full text
@@ -116,6 +117,10 @@ def test_leaving_the_search_box_for_next_lands_on_the_next_page(
     page.get_by_label("Username", exact=True).fill("bob")
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    # htmx wires the page up once its deferred script has run: type after that.
+    page.wait_for_url(re.compile(r"/library/$"))
+    page.wait_for_load_state("load")
+    page.wait_for_function("() => window.htmx !== undefined")
     requests = []
     page.on("request", lambda request: requests.append(request.url))
 
