@@ -47,7 +47,7 @@ from django.utils.translation import gettext as _
 from library.models import Crawl, CrawlSource, PopularImage, Repository, Tag
 from library.services import is_live_entry, open_adapter, source_key
 from portal.models import Project
-from registries.addresses import PATH_COMPONENT, in_namespace
+from registries.addresses import in_namespace, is_repository_path
 from registries.clients import errors
 from registries.models import Registry
 from registries.selectors import registries_available
@@ -833,9 +833,7 @@ def repository_detail(
         raise Http404(_("This registry is not available to your current project."))
     entry = scope.entries[0]
     name = name.strip("/")
-    # Only a well-formed repository name can be inside a namespace: "team-a/../x"
-    # or "team-a//x" must not pass a prefix check on their way to a registry.
-    if not name or not all(PATH_COMPONENT.match(part) for part in name.split("/")):
+    if not is_repository_path(name):
         raise Http404(_("That is not a valid repository name."))
     if not scope.allows(entry, name):
         raise Http404(_("This repository is outside the registry's namespace."))

@@ -41,7 +41,7 @@ from library.models import (
     Tag,
 )
 from portal.services import audit_record
-from registries.addresses import PATH_COMPONENT, in_namespace
+from registries.addresses import in_namespace, is_repository_path
 from registries.clients import errors
 from registries.clients.types import RepositoryInfo, TagDetails
 from registries.connect import client_config, hub_urls, open_adapter
@@ -1032,13 +1032,6 @@ def parse_envelope(data: object) -> list[dict]:
     return events
 
 
-def _well_formed(repository: str) -> bool:
-    """Whether ``repository`` is a repository name (no empty or ``..`` parts)."""
-    return bool(repository) and all(
-        PATH_COMPONENT.match(part) for part in repository.split("/")
-    )
-
-
 def _event_key(event_id: str) -> str:
     """Return the stored de-duplication key: the id, or a hash of a long one."""
     if len(event_id) <= 100:
@@ -1067,7 +1060,7 @@ def notification_accept(*, registry: Registry, events: list[dict]) -> dict:
             # Pulls and mounts change nothing; a push by digest alone adds no
             # tag. An entry's secret speaks for its own namespace only.
             useful = (
-                _well_formed(repository)
+                is_repository_path(repository)
                 and in_namespace(repository, registry.namespace)
                 and (
                     (action == "push" and tag)

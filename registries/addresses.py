@@ -139,6 +139,15 @@ def normalize_namespace(raw: str) -> str:
     return "/".join(components)
 
 
+def is_repository_path(name: str) -> bool:
+    """Whether ``name`` is a repository path: components, no empty or ``..`` parts.
+
+    Only such a name can lie inside a namespace: "team-a/../x" or "team-a//x"
+    must not pass a prefix check on their way to a registry.
+    """
+    return bool(name) and all(PATH_COMPONENT.match(part) for part in name.split("/"))
+
+
 def in_namespace(repository: str, namespace: str) -> bool:
     """Return whether ``repository`` lies inside ``namespace`` (whole components)."""
     return (
