@@ -10,8 +10,8 @@ def client_address(request) -> str:
 
     Each proxy appends the address it was reached from to X-Forwarded-For, so
     with N trusted proxies the client is the N-th entry from the right; anything
-    further left was written by the client and proves nothing. Same rule as
-    REST framework's ``NUM_PROXIES``.
+    further left was written by the client and proves nothing. The API's
+    throttles use it too.
     """
     remote = request.META.get("REMOTE_ADDR", "")
     proxies = settings.PORTAL_PROXY_COUNT

@@ -286,8 +286,6 @@ REST_FRAMEWORK = {
     },
     "EXCEPTION_HANDLER": "portal.api.exceptions.api_exception_handler",
     "URL_FORMAT_OVERRIDE": None,
-    # Throttles identify anonymous clients like the token service does.
-    "NUM_PROXIES": PORTAL_PROXY_COUNT,
     # OPTIONS is not part of the API: answer it 405 like any undeclared method.
     "DEFAULT_METADATA_CLASS": None,
 }

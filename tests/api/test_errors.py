@@ -235,6 +235,9 @@ def test_throttled_requests_get_429_with_retry_after(api_as, personas, settings)
         statuses = [anonymous.get("/api/v1/schema/").status_code for _ in range(3)]
         assert statuses == [200, 200, 429]
         assert_error(anonymous.get("/api/v1/schema/"), 429, "throttled")
+        # A forged X-Forwarded-For is no way round it without a proxy in front.
+        forged = anonymous.get("/api/v1/schema/", HTTP_X_FORWARDED_FOR="10.9.8.7")
+        assert_error(forged, 429, "throttled")
     finally:
         cache.clear()
 
